@@ -59,6 +59,7 @@ typedef struct lasync_tenant {
 	size_t n_group_links;
 	char **manager_emails;
 	size_t n_manager_emails;
+	int refs;		/* lasync_tenant_hold/release; 0 = single owner */
 } lasync_tenant;
 
 /* lasync_settings_defaults - fill s with the documented defaults */
@@ -66,6 +67,12 @@ void lasync_settings_defaults(lasync_settings *s);
 
 /* lasync_tenant_free - release a tenant and everything it owns */
 void lasync_tenant_free(lasync_tenant *t);
+
+/* lasync_tenant_hold / _release - share a tenant beyond the table's next
+ * update (a job that outlives a poll of lasync.tenants holds its tenant);
+ * the last release frees it */
+lasync_tenant *lasync_tenant_hold(lasync_tenant *t);
+void lasync_tenant_release(lasync_tenant *t);
 
 /* lasync_tenant_from_json - parse and validate a tenant document; NULL with
  * a reason naming the field in err when it is not valid */

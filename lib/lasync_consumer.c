@@ -1,0 +1,943 @@
+/*
+ * lasync_consumer.c - ordered, at-least-once job engine over a librdkafka
+ * consumer group (see lasync_consumer.h).
+ *
+ * State per assigned partition: the head job (running, waiting for its
+ * produced messages, or waiting for a retry) and a FIFO backlog of messages
+ * already fetched.  Offsets are stored only for the head job, only once it
+ * is complete, so stored offsets advance in order and never past unfinished
+ * work.  librdkafka's auto-commit commits what was stored.
+ *
+ * Completion is never handled inside lasync_job_finish() or a delivery
+ * callback: finished jobs go on a ready list that lasync_consumer_poll()
+ * works through iteratively, so a partition with a long backlog of jobs
+ * that finish synchronously does not recurse.
+ */
+#include "lasync_consumer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "lasync/v1/ops.pb-c.h"
+#include "lasync_clock.h"
+#include "lasync_event.h"
+#include "lasync_log.h"
+#include "lasync_mem.h"
+#include "lasync_metrics.h"
+
+typedef enum {
+	JOB_RUNNING,	/* the service is working on it */
+	JOB_FINISHED,	/* finished; waiting for produced messages */
+	JOB_WAITING,	/* waiting for its retry time */
+	JOB_DLQ,	/* dead letter in flight */
+} job_phase;
+
+typedef struct part part;
+
+typedef struct job_impl {
+	lasync_job pub;			/* first: lasync_job * casts back */
+	lasync_consumer *c;
+	part *p;
+	rd_kafka_message_t *msg;
+	job_phase phase;
+	lasync_disposition disp;
+	int retry_after_ms;
+	char error_class[48];
+	char error[512];
+	unsigned pending;		/* produced, not yet acknowledged */
+	bool produce_failed;
+	char produce_error[256];
+	bool on_ready;
+	struct job_impl *ready_next;
+	bool orphan;			/* abandoned with produces pending */
+} job_impl;
+
+struct part {
+	char *topic;
+	int32_t partition;
+	job_impl *head;
+	rd_kafka_message_t **backlog;
+	size_t n_backlog, cap_backlog, first;
+	bool paused;
+	bool revoking;
+	int64_t retry_at;		/* mono ms; for a WAITING head */
+	int64_t hwm;			/* last known high watermark */
+};
+
+struct lasync_consumer {
+	lasync_consumer_cfg cfg;
+	rd_kafka_t *rk;
+	rd_kafka_queue_t *q;
+	int fds[2];
+	lasync_producer *prod;
+	const lasync_job_ops *ops;
+	void *ctx;
+	void (*drive)(void *ctx, int timeout_ms);
+	void *drive_ctx;
+	part **parts;
+	size_t n_parts, cap_parts;
+	job_impl *ready_head, *ready_tail;
+	size_t inflight;
+	bool stopping;
+	char *stage;
+};
+
+static lasync_metric *m_jobs, *m_dlq, *m_retries, *m_lag;
+
+static void metrics_init(void)
+{
+	if (m_jobs != NULL)
+		return;
+	m_jobs = lasync_metric_counter("lasync_events_total",
+				       "Consumed events by topic and outcome",
+				       "topic,outcome");
+	m_dlq = lasync_metric_counter("lasync_dlq_total",
+				      "Messages dead-lettered, by origin topic "
+				      "and error class",
+				      "topic,class");
+	m_retries = lasync_metric_counter("lasync_retries_total",
+					  "Job retries scheduled, by topic "
+					  "and error class",
+					  "topic,class");
+	m_lag = lasync_metric_gauge("lasync_consumer_lag",
+				    "Messages behind the high watermark, by "
+				    "consumer group and topic",
+				    "group,topic");
+}
+
+/* --- partitions ------------------------------------------------------ */
+
+static part *part_find(lasync_consumer *c, const char *topic, int32_t p)
+{
+	for (size_t i = 0; i < c->n_parts; i++)
+		if (c->parts[i]->partition == p &&
+		    strcmp(c->parts[i]->topic, topic) == 0)
+			return c->parts[i];
+	return NULL;
+}
+
+static part *part_add(lasync_consumer *c, const char *topic, int32_t p)
+{
+	part *pt = part_find(c, topic, p);
+
+	if (pt != NULL)
+		return pt;
+	pt = lasync_xcalloc(1, sizeof(*pt));
+	pt->topic = lasync_xstrdup(topic);
+	pt->partition = p;
+	pt->hwm = -1;
+	lasync_grow(&c->parts, &c->cap_parts, c->n_parts + 1);
+	c->parts[c->n_parts++] = pt;
+	return pt;
+}
+
+static void backlog_push(part *pt, rd_kafka_message_t *m)
+{
+	if (pt->first > 0 && pt->first == pt->n_backlog) {
+		pt->first = pt->n_backlog = 0;
+	}
+	lasync_grow(&pt->backlog, &pt->cap_backlog, pt->n_backlog + 1);
+	pt->backlog[pt->n_backlog++] = m;
+}
+
+static rd_kafka_message_t *backlog_pop(part *pt)
+{
+	if (pt->first == pt->n_backlog)
+		return NULL;
+	rd_kafka_message_t *m = pt->backlog[pt->first++];
+
+	if (pt->first == pt->n_backlog)
+		pt->first = pt->n_backlog = 0;
+	return m;
+}
+
+static size_t backlog_len(const part *pt)
+{
+	return pt->n_backlog - pt->first;
+}
+
+static void part_pause(lasync_consumer *c, part *pt, bool pause)
+{
+	rd_kafka_topic_partition_list_t *l;
+
+	if (pt->paused == pause)
+		return;
+	l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, pt->topic, pt->partition);
+	if (pause)
+		rd_kafka_pause_partitions(c->rk, l);
+	else
+		rd_kafka_resume_partitions(c->rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	pt->paused = pause;
+}
+
+/* part_drop - forget a partition: the backlog is discarded unstored, so
+ * its next owner consumes it again */
+static void part_drop(lasync_consumer *c, part *pt)
+{
+	rd_kafka_message_t *m;
+
+	while ((m = backlog_pop(pt)) != NULL)
+		rd_kafka_message_destroy(m);
+	for (size_t i = 0; i < c->n_parts; i++) {
+		if (c->parts[i] == pt) {
+			c->parts[i] = c->parts[--c->n_parts];
+			break;
+		}
+	}
+	free(pt->backlog);
+	free(pt->topic);
+	free(pt);
+}
+
+/* --- jobs ------------------------------------------------------------ */
+
+static void ready_push(lasync_consumer *c, job_impl *j)
+{
+	if (j->on_ready)
+		return;
+	j->on_ready = true;
+	j->ready_next = NULL;
+	if (c->ready_tail)
+		c->ready_tail->ready_next = j;
+	else
+		c->ready_head = j;
+	c->ready_tail = j;
+}
+
+static void ready_remove(lasync_consumer *c, job_impl *j)
+{
+	job_impl **pp = &c->ready_head, *prev = NULL;
+
+	if (!j->on_ready)
+		return;
+	for (; *pp != NULL; prev = *pp, pp = &(*pp)->ready_next) {
+		if (*pp == j) {
+			*pp = j->ready_next;
+			if (c->ready_tail == j)
+				c->ready_tail = prev;
+			break;
+		}
+	}
+	j->on_ready = false;
+}
+
+static void job_start(lasync_consumer *c, part *pt, rd_kafka_message_t *m)
+{
+	job_impl *j = lasync_xcalloc(1, sizeof(*j));
+	size_t klen = m->key_len < sizeof(j->pub.key) - 1 ? m->key_len
+						   : sizeof(j->pub.key) - 1;
+
+	j->c = c;
+	j->p = pt;
+	j->msg = m;
+	j->pub.msg = m;
+	j->pub.topic = pt->topic;
+	j->pub.partition = pt->partition;
+	j->pub.offset = m->offset;
+	if (m->key != NULL)
+		memcpy(j->pub.key, m->key, klen);
+	j->pub.key[klen] = '\0';
+	j->pub.attempt = 1;
+	j->phase = JOB_RUNNING;
+	pt->head = j;
+	c->inflight++;
+	c->ops->start(c->ctx, &j->pub);
+}
+
+static void job_free(lasync_consumer *c, job_impl *j)
+{
+	ready_remove(c, j);
+	if (j->p != NULL && j->p->head == j)
+		j->p->head = NULL;
+	c->inflight--;
+	rd_kafka_message_destroy(j->msg);
+	free(j);
+}
+
+/* part_next - start the next backlog message if the partition is idle */
+static void part_next(lasync_consumer *c, part *pt)
+{
+	rd_kafka_message_t *m;
+
+	if (pt->head != NULL || pt->revoking || c->stopping)
+		return;
+	m = backlog_pop(pt);
+	if (pt->paused && backlog_len(pt) < c->cfg.max_backlog / 2 + 1)
+		part_pause(c, pt, false);
+	if (m != NULL)
+		job_start(c, pt, m);
+}
+
+static void store_offset(lasync_consumer *c, job_impl *j)
+{
+	rd_kafka_topic_partition_list_t *l =
+		rd_kafka_topic_partition_list_new(1);
+	rd_kafka_resp_err_t e;
+
+	rd_kafka_topic_partition_list_add(l, j->p->topic, j->p->partition)
+		->offset = j->pub.offset + 1;
+	e = rd_kafka_offsets_store(c->rk, l);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		lasync_warn("offset_store_failed",
+			    "topic=%s partition=%d offset=%lld error=%s",
+			    j->p->topic, (int)j->p->partition,
+			    (long long)j->pub.offset, rd_kafka_err2name(e));
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+static int backoff_ms(const lasync_consumer *c, unsigned attempt,
+		      int floor_ms)
+{
+	long d = c->cfg.backoff_base_ms;
+	unsigned r = 0;
+
+	for (unsigned i = 1; i < attempt && d < c->cfg.backoff_max_ms; i++)
+		d *= 2;
+	if (d > c->cfg.backoff_max_ms)
+		d = c->cfg.backoff_max_ms;
+	/* Full jitter on the upper half: [d/2, d]. */
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = 0;
+	d = d / 2 + (long)(r % (unsigned)(d / 2 + 1));
+	if (d < floor_ms)
+		d = floor_ms;
+	return (int)d;
+}
+
+static void dlq_dr(void *ctx, rd_kafka_resp_err_t err, int32_t partition,
+		   int64_t offset);
+static void job_dr(void *ctx, rd_kafka_resp_err_t err, int32_t partition,
+		   int64_t offset);
+
+static void hdr_add(rd_kafka_headers_t *h, const char *name, const char *v)
+{
+	rd_kafka_header_add(h, name, -1, v, -1);
+}
+
+/* job_send_dlq - produce the dead letter for j; on failure to even queue
+ * it, the job waits and tries again (a dead letter is never dropped) */
+static void job_send_dlq(lasync_consumer *c, job_impl *j)
+{
+	Lasync__V1__DeadLetter dl = LASYNC__V1__DEAD_LETTER__INIT;
+	Lasync__V1__Header h;
+	char eid[LASYNC_ID_LEN], dlq[512], num[32], err[256];
+	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(8);
+	size_t len;
+	uint8_t *buf;
+
+	lasync_header_fill(&h, eid, j->pub.key, "", 0, c->stage, j->pub.attempt);
+	dl.header = &h;
+	dl.origin_topic = j->p->topic;
+	dl.origin_partition = j->p->partition;
+	dl.origin_offset = j->pub.offset;
+	dl.stage = c->stage;
+	dl.error_class = j->error_class;
+	dl.error = j->error;
+	dl.attempts = j->pub.attempt;
+	dl.key.data = (uint8_t *)j->msg->key;
+	dl.key.len = j->msg->key_len;
+	dl.payload.data = j->msg->payload;
+	dl.payload.len = j->msg->len;
+	len = lasync__v1__dead_letter__get_packed_size(&dl);
+	buf = lasync_xmalloc(len);
+	lasync__v1__dead_letter__pack(&dl, buf);
+
+	hdr_add(hdrs, "lasync.origin.topic", j->p->topic);
+	snprintf(num, sizeof(num), "%d", (int)j->p->partition);
+	hdr_add(hdrs, "lasync.origin.partition", num);
+	snprintf(num, sizeof(num), "%lld", (long long)j->pub.offset);
+	hdr_add(hdrs, "lasync.origin.offset", num);
+	hdr_add(hdrs, "lasync.stage", c->stage);
+	hdr_add(hdrs, "lasync.error.class", j->error_class);
+	hdr_add(hdrs, "lasync.error", j->error);
+	snprintf(num, sizeof(num), "%u", j->pub.attempt);
+	hdr_add(hdrs, "lasync.attempts", num);
+
+	snprintf(dlq, sizeof(dlq), "%s%s", j->p->topic, LASYNC_T_DLQ_SUFFIX);
+	j->phase = JOB_DLQ;
+	j->pending++;
+	if (lasync_produce(c->prod, dlq, j->pub.key[0] ? j->pub.key : NULL,
+			   buf, len, hdrs, dlq_dr, j, err, sizeof(err)) != 0) {
+		j->pending--;
+		lasync_error("dlq_produce_failed", "topic=%s offset=%lld error=%s",
+			     j->p->topic, (long long)j->pub.offset,
+			     lasync_q(err));
+		j->phase = JOB_WAITING;
+		j->disp = LASYNC_DEAD;
+		j->p->retry_at = lasync_mono_ms() + backoff_ms(c, 3, 0);
+	}
+	free(buf);
+}
+
+/* job_complete - a finished job whose produced messages are all settled */
+static void job_complete(lasync_consumer *c, job_impl *j)
+{
+	part *pt = j->p;
+
+	if (j->phase == JOB_DLQ) {
+		if (j->produce_failed) {
+			/* The broker did not take the dead letter: keep the
+			 * partition here and try again later. */
+			j->produce_failed = false;
+			j->phase = JOB_WAITING;
+			j->disp = LASYNC_DEAD;
+			pt->retry_at = lasync_mono_ms() + backoff_ms(c, 3, 0);
+			return;
+		}
+		lasync_metric_add(m_dlq, 1, pt->topic, j->error_class);
+		lasync_metric_add(m_jobs, 1, pt->topic, "dead");
+		lasync_error("dead_lettered",
+			     "tenant=%s topic=%s partition=%d offset=%lld "
+			     "class=%s attempts=%u error=%s",
+			     j->pub.key, pt->topic, (int)pt->partition,
+			     (long long)j->pub.offset, j->error_class,
+			     j->pub.attempt, lasync_q(j->error));
+		goto out_store;
+	}
+	if (j->disp == LASYNC_DONE && j->produce_failed) {
+		j->disp = LASYNC_RETRY;
+		snprintf(j->error_class, sizeof(j->error_class), "kafka_produce");
+		snprintf(j->error, sizeof(j->error), "%s", j->produce_error);
+	}
+	switch (j->disp) {
+	case LASYNC_DONE:
+		lasync_metric_add(m_jobs, 1, pt->topic, "done");
+		goto out_store;
+	case LASYNC_RETRY:
+		if (j->pub.attempt >= c->cfg.max_attempts) {
+			char why[512];
+
+			snprintf(why, sizeof(why),
+				 "retries exhausted after %u attempts: %.440s",
+				 j->pub.attempt, j->error);
+			snprintf(j->error, sizeof(j->error), "%s", why);
+			goto dead;
+		}
+		j->phase = JOB_WAITING;
+		int d = backoff_ms(c, j->pub.attempt, j->retry_after_ms);
+
+		pt->retry_at = lasync_mono_ms() + d;
+		lasync_metric_add(m_retries, 1, pt->topic, j->error_class);
+		lasync_warn("job_retry",
+			    "tenant=%s topic=%s partition=%d offset=%lld "
+			    "attempt=%u class=%s delay_ms=%d error=%s",
+			    j->pub.key, pt->topic, (int)pt->partition,
+			    (long long)j->pub.offset, j->pub.attempt,
+			    j->error_class, d, lasync_q(j->error));
+		return;
+	case LASYNC_DEAD:
+		goto dead;
+	}
+	return;
+dead:
+	if (c->ops->dead != NULL) {
+		j->phase = JOB_FINISHED;
+		c->ops->dead(c->ctx, &j->pub, j->error_class, j->error);
+	}
+	job_send_dlq(c, j);
+	return;
+out_store:
+	store_offset(c, j);
+	if (c->ops->release != NULL)
+		c->ops->release(c->ctx, &j->pub);
+	job_free(c, j);
+	part_next(c, pt);
+}
+
+/* orphan_settle - the last report of an abandoned job frees it */
+static bool orphan_settle(job_impl *j)
+{
+	if (!j->orphan)
+		return false;
+	if (--j->pending == 0)
+		free(j);
+	return true;
+}
+
+static void job_dr(void *ctx, rd_kafka_resp_err_t err, int32_t partition,
+		   int64_t offset)
+{
+	job_impl *j = ctx;
+
+	(void)partition;
+	(void)offset;
+	if (orphan_settle(j))
+		return;
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		j->produce_failed = true;
+		snprintf(j->produce_error, sizeof(j->produce_error),
+			 "delivery failed: %s", rd_kafka_err2str(err));
+	}
+	if (--j->pending == 0 && j->phase == JOB_FINISHED)
+		ready_push(j->c, j);
+}
+
+static void dlq_dr(void *ctx, rd_kafka_resp_err_t err, int32_t partition,
+		   int64_t offset)
+{
+	job_impl *j = ctx;
+
+	(void)partition;
+	(void)offset;
+	if (orphan_settle(j))
+		return;
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		j->produce_failed = true;
+		lasync_error("dlq_delivery_failed", "topic=%s offset=%lld error=%s",
+			     j->p->topic, (long long)j->pub.offset,
+			     rd_kafka_err2name(err));
+	}
+	if (--j->pending == 0)
+		ready_push(j->c, j);
+}
+
+void lasync_job_finish(lasync_job *job, lasync_disposition d,
+		       int retry_after_ms, const char *error_class,
+		       const char *fmt, ...)
+{
+	job_impl *j = (job_impl *)job;
+	va_list ap;
+
+	if (j->phase != JOB_RUNNING)
+		lasync_panic("job_finish_twice", "topic=%s offset=%lld",
+			     j->pub.topic, (long long)j->pub.offset);
+	j->disp = d;
+	j->retry_after_ms = retry_after_ms;
+	snprintf(j->error_class, sizeof(j->error_class), "%s",
+		 error_class ? error_class : "");
+	j->error[0] = '\0';
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(j->error, sizeof(j->error), fmt, ap);
+		va_end(ap);
+	}
+	j->phase = JOB_FINISHED;
+	if (j->pending == 0)
+		ready_push(j->c, j);
+}
+
+int lasync_job_produce(lasync_job *job, const char *topic, const char *key,
+		       const void *value, size_t len, rd_kafka_headers_t *hdrs,
+		       char *err, size_t errlen)
+{
+	job_impl *j = (job_impl *)job;
+
+	j->pending++;
+	if (lasync_produce(j->c->prod, topic, key, value, len, hdrs, job_dr, j,
+			   err, errlen) != 0) {
+		j->pending--;
+		return -1;
+	}
+	return 0;
+}
+
+lasync_consumer *lasync_job_consumer(lasync_job *job)
+{
+	return ((job_impl *)job)->c;
+}
+
+/* job_abandon - drop the head job of a partition without storing its
+ * offset.  Messages it produced may still be acknowledged later; their
+ * callbacks must find the job alive, so a job with pending produces is
+ * kept until they settle (it is detached from its partition). */
+static void job_abandon(lasync_consumer *c, job_impl *j)
+{
+	if (j->phase == JOB_RUNNING && c->ops->abandon != NULL)
+		c->ops->abandon(c->ctx, &j->pub);
+	else if (c->ops->release != NULL)
+		c->ops->release(c->ctx, &j->pub);
+	lasync_info("job_abandoned", "tenant=%s topic=%s partition=%d offset=%lld",
+		    j->pub.key, j->pub.topic, (int)j->pub.partition,
+		    (long long)j->pub.offset);
+	ready_remove(c, j);
+	if (j->p->head == j)
+		j->p->head = NULL;
+	c->inflight--;
+	if (j->pending > 0) {
+		/* Its delivery reports still reference it: the last one
+		 * frees it (orphan_settle). */
+		j->orphan = true;
+		j->p = NULL;
+		rd_kafka_message_destroy(j->msg);
+		j->msg = NULL;
+		return;
+	}
+	rd_kafka_message_destroy(j->msg);
+	free(j);
+}
+
+/* --- draining -------------------------------------------------------- */
+
+static void run_ready(lasync_consumer *c)
+{
+	job_impl *j;
+
+	while ((j = c->ready_head) != NULL) {
+		c->ready_head = j->ready_next;
+		if (c->ready_head == NULL)
+			c->ready_tail = NULL;
+		j->on_ready = false;
+		job_complete(c, j);
+	}
+}
+
+static void run_due(lasync_consumer *c)
+{
+	int64_t now = lasync_mono_ms();
+
+	for (size_t i = 0; i < c->n_parts; i++) {
+		part *pt = c->parts[i];
+		job_impl *j = pt->head;
+
+		if (j == NULL || j->phase != JOB_WAITING || pt->retry_at > now)
+			continue;
+		if (j->disp == LASYNC_DEAD) {
+			job_send_dlq(c, j);
+			continue;
+		}
+		if (c->stopping || pt->revoking)
+			continue;
+		j->pub.attempt++;
+		j->phase = JOB_RUNNING;
+		j->produce_failed = false;
+		c->ops->start(c->ctx, &j->pub);
+	}
+}
+
+/* drain_until - drive I/O until pred() says the jobs in question are done
+ * or the deadline passes */
+static void drain_parts(lasync_consumer *c, part **pts, size_t n)
+{
+	int64_t deadline = lasync_mono_ms() + c->cfg.drain_ms;
+
+	for (;;) {
+		bool busy = false;
+
+		for (size_t i = 0; i < n; i++) {
+			job_impl *j = pts[i]->head;
+
+			/* A job waiting for its retry is not worth waiting
+			 * for: the next owner retries it. */
+			if (j != NULL && j->phase != JOB_WAITING)
+				busy = true;
+		}
+		if (!busy || lasync_mono_ms() >= deadline)
+			break;
+		if (c->drive != NULL)
+			c->drive(c->drive_ctx, 50);
+		lasync_producer_poll(c->prod, c->drive ? 0 : 50);
+		run_ready(c);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (pts[i]->head != NULL)
+			job_abandon(c, pts[i]->head);
+}
+
+/* --- rebalancing ----------------------------------------------------- */
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			 rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	lasync_consumer *c = opaque;
+	bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	rd_kafka_error_t *e = NULL;
+
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		for (int i = 0; i < parts->cnt; i++)
+			part_add(c, parts->elems[i].topic,
+				 parts->elems[i].partition);
+		lasync_info("partitions_assigned", "count=%d protocol=%s",
+			    parts->cnt, rd_kafka_rebalance_protocol(rk));
+		if (coop)
+			e = rd_kafka_incremental_assign(rk, parts);
+		else
+			rd_kafka_assign(rk, parts);
+	} else {
+		bool lost = rd_kafka_assignment_lost(rk);
+		part **pts = lasync_xcalloc((size_t)parts->cnt + 1, sizeof(*pts));
+		size_t n = 0;
+
+		for (int i = 0; i < parts->cnt; i++) {
+			part *pt = part_find(c, parts->elems[i].topic,
+					     parts->elems[i].partition);
+
+			if (pt != NULL) {
+				pt->revoking = true;
+				pts[n++] = pt;
+			}
+		}
+		lasync_info("partitions_revoked", "count=%d lost=%d inflight=%zu",
+			    parts->cnt, lost, c->inflight);
+		if (!lost)
+			drain_parts(c, pts, n);
+		else
+			for (size_t i = 0; i < n; i++)
+				if (pts[i]->head != NULL)
+					job_abandon(c, pts[i]->head);
+		/* Commit what the drained jobs stored before letting go. */
+		if (!lost)
+			rd_kafka_commit(rk, NULL, 0);
+		for (size_t i = 0; i < n; i++)
+			part_drop(c, pts[i]);
+		free(pts);
+		if (coop)
+			e = rd_kafka_incremental_unassign(rk, parts);
+		else
+			rd_kafka_assign(rk, NULL);
+	}
+	if (e != NULL) {
+		lasync_error("rebalance_failed", "error=%s",
+			     lasync_q(rd_kafka_error_string(e)));
+		rd_kafka_error_destroy(e);
+	}
+}
+
+/* --- public ---------------------------------------------------------- */
+
+lasync_consumer *lasync_consumer_new(const lasync_consumer_cfg *cfg,
+				     lasync_producer *producer,
+				     const lasync_job_ops *ops, void *ctx,
+				     char *err, size_t errlen)
+{
+	lasync_consumer *c = lasync_xcalloc(1, sizeof(*c));
+	rd_kafka_conf_t *conf;
+	rd_kafka_topic_partition_list_t *sub;
+	rd_kafka_resp_err_t e;
+
+	metrics_init();
+	c->cfg = *cfg;
+	if (c->cfg.max_attempts == 0)
+		c->cfg.max_attempts = 1;
+	if (c->cfg.max_backlog == 0)
+		c->cfg.max_backlog = 16;
+	c->stage = lasync_xstrdup(cfg->stage);
+	c->prod = producer;
+	c->ops = ops;
+	c->ctx = ctx;
+	c->fds[0] = c->fds[1] = -1;
+	conf = lasync_kafka_conf(cfg->brokers, cfg->client_id, NULL, err,
+				 errlen);
+	if (conf == NULL)
+		goto out_free;
+	if (lasync_kafka_conf_set(conf, "group.id", cfg->group_id, err,
+				  errlen) ||
+	    lasync_kafka_conf_set(conf, "enable.auto.offset.store", "false",
+				  err, errlen) ||
+	    lasync_kafka_conf_set(conf, "enable.auto.commit", "true", err,
+				  errlen) ||
+	    lasync_kafka_conf_set(conf, "auto.commit.interval.ms", "1000", err,
+				  errlen) ||
+	    lasync_kafka_conf_set(conf, "auto.offset.reset", "earliest", err,
+				  errlen) ||
+	    lasync_kafka_conf_set(conf, "partition.assignment.strategy",
+				  "cooperative-sticky", err, errlen) ||
+	    lasync_kafka_conf_set(conf, "session.timeout.ms", "10000", err,
+				  errlen) ||
+	    lasync_kafka_conf_set(conf, "heartbeat.interval.ms", "1000", err,
+				  errlen) ||
+	    lasync_kafka_conf_set(conf, "fetch.message.max.bytes", "1048576",
+				  err, errlen) ||
+	    lasync_kafka_conf_set(conf, "queued.max.messages.kbytes", "32768",
+				  err, errlen) ||
+	    lasync_kafka_conf_set(conf, "statistics.interval.ms", "0", err,
+				  errlen) ||
+	    lasync_kafka_conf_set(conf, "check.crcs", "false", err, errlen))
+		goto out_conf;
+	/* Operator extras last, so they can tune anything above. */
+	if (lasync_kafka_conf_extra(conf, cfg->extra, err, errlen))
+		goto out_conf;
+	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+	rd_kafka_conf_set_opaque(conf, c);
+	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
+	if (c->rk == NULL)
+		goto out_conf;
+	rd_kafka_poll_set_consumer(c->rk);
+	c->q = rd_kafka_queue_get_consumer(c->rk);
+	if (pipe(c->fds) != 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		goto out_rk;
+	}
+	fcntl(c->fds[0], F_SETFL, O_NONBLOCK);
+	fcntl(c->fds[1], F_SETFL, O_NONBLOCK);
+	rd_kafka_queue_io_event_enable(c->q, c->fds[1], "1", 1);
+	sub = rd_kafka_topic_partition_list_new((int)cfg->n_topics);
+	for (size_t i = 0; i < cfg->n_topics; i++)
+		rd_kafka_topic_partition_list_add(sub, cfg->topics[i],
+						  RD_KAFKA_PARTITION_UA);
+	e = rd_kafka_subscribe(c->rk, sub);
+	rd_kafka_topic_partition_list_destroy(sub);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(err, errlen, "subscribe: %s", rd_kafka_err2str(e));
+		goto out_q;
+	}
+	return c;
+out_q:
+	rd_kafka_queue_io_event_enable(c->q, -1, NULL, 0);
+	close(c->fds[0]);
+	close(c->fds[1]);
+out_rk:
+	rd_kafka_queue_destroy(c->q);
+	rd_kafka_destroy(c->rk);
+	goto out_free;
+out_conf:
+	rd_kafka_conf_destroy(conf);
+out_free:
+	free(c->stage);
+	free(c);
+	return NULL;
+}
+
+void lasync_consumer_set_driver(lasync_consumer *c,
+				void (*drive)(void *ctx, int timeout_ms),
+				void *ctx)
+{
+	c->drive = drive;
+	c->drive_ctx = ctx;
+}
+
+/* take - route one fetched message to its partition */
+static void take(lasync_consumer *c, rd_kafka_message_t *m)
+{
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	part *pt;
+
+	if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			lasync_warn("consume_error", "topic=%s error=%s",
+				    topic, lasync_q(rd_kafka_message_errstr(m)));
+		rd_kafka_message_destroy(m);
+		return;
+	}
+	pt = part_find(c, topic, m->partition);
+	if (pt == NULL || pt->revoking) {
+		/* Not ours (any more): leave it to the owner. */
+		rd_kafka_message_destroy(m);
+		return;
+	}
+	backlog_push(pt, m);
+	if (backlog_len(pt) >= c->cfg.max_backlog)
+		part_pause(c, pt, true);
+	part_next(c, pt);
+}
+
+void lasync_consumer_poll(lasync_consumer *c)
+{
+	rd_kafka_message_t *m;
+
+	lasync_kafka_drain_fd(c->fds[0]);
+	run_ready(c);
+	/* Bounded per call so delivery reports and I/O interleave. */
+	for (int i = 0; i < 256 && !c->stopping; i++) {
+		m = rd_kafka_consumer_poll(c->rk, 0);
+		if (m == NULL)
+			break;
+		take(c, m);
+		run_ready(c);
+	}
+	run_due(c);
+	run_ready(c);
+}
+
+int lasync_consumer_fd(lasync_consumer *c)
+{
+	return c->fds[0];
+}
+
+int lasync_consumer_next_ms(lasync_consumer *c)
+{
+	int64_t now = lasync_mono_ms(), best = -1;
+
+	if (c->ready_head != NULL)
+		return 0;
+	for (size_t i = 0; i < c->n_parts; i++) {
+		job_impl *j = c->parts[i]->head;
+
+		if (j == NULL || j->phase != JOB_WAITING)
+			continue;
+		int64_t d = c->parts[i]->retry_at - now;
+
+		if (d < 0)
+			d = 0;
+		if (best < 0 || d < best)
+			best = d;
+	}
+	return best > 1000000 ? 1000000 : (int)best;
+}
+
+size_t lasync_consumer_inflight(lasync_consumer *c)
+{
+	return c->inflight;
+}
+
+int64_t lasync_consumer_lag(lasync_consumer *c)
+{
+	rd_kafka_topic_partition_list_t *l;
+	int64_t lag = 0;
+
+	if (c->n_parts == 0)
+		return 0;
+	l = rd_kafka_topic_partition_list_new((int)c->n_parts);
+	for (size_t i = 0; i < c->n_parts; i++)
+		rd_kafka_topic_partition_list_add(l, c->parts[i]->topic,
+						  c->parts[i]->partition);
+	if (rd_kafka_position(c->rk, l) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		rd_kafka_topic_partition_list_destroy(l);
+		return -1;
+	}
+	for (int i = 0; i < l->cnt; i++) {
+		int64_t lo, hi;
+
+		if (rd_kafka_get_watermark_offsets(c->rk, l->elems[i].topic,
+						   l->elems[i].partition, &lo,
+						   &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+		    hi < 0)
+			continue;
+		int64_t pos = l->elems[i].offset;
+		part *pt = part_find(c, l->elems[i].topic,
+				     l->elems[i].partition);
+		/* Work fetched but not yet done counts as lag too. */
+		int64_t behind = pos >= 0 ? hi - pos : hi - lo;
+
+		if (pt != NULL)
+			behind += (int64_t)backlog_len(pt) +
+				  (pt->head != NULL ? 1 : 0);
+		if (behind > 0)
+			lag += behind;
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	for (size_t t = 0; t < c->cfg.n_topics; t++)
+		lasync_metric_set(m_lag, (double)lag, c->cfg.group_id,
+				  c->cfg.topics[t]);
+	return lag;
+}
+
+void lasync_consumer_close(lasync_consumer *c)
+{
+	if (c == NULL)
+		return;
+	c->stopping = true;
+	lasync_info("consumer_closing", "group=%s inflight=%zu",
+		    c->cfg.group_id, c->inflight);
+	drain_parts(c, c->parts, c->n_parts);
+	rd_kafka_commit(c->rk, NULL, 0);
+	/* Leaves the group; the final revoke finds no in-flight work. */
+	rd_kafka_consumer_close(c->rk);
+	while (c->n_parts > 0)
+		part_drop(c, c->parts[0]);
+	free(c->parts);
+	rd_kafka_queue_io_event_enable(c->q, -1, NULL, 0);
+	rd_kafka_queue_destroy(c->q);
+	rd_kafka_destroy(c->rk);
+	close(c->fds[0]);
+	close(c->fds[1]);
+	free(c->stage);
+	free(c);
+}

@@ -1,0 +1,134 @@
+/*
+ * lasync_consumer.h - the consume side of DESIGN §2, shared by every daemon.
+ *
+ * Each consumed message becomes a job.  Within a partition jobs run one at a
+ * time in offset order (so one tenant's events stay ordered); different
+ * partitions run concurrently.  A job ends with one disposition:
+ *
+ *   DONE   its effects are done; the offset is stored once every message the
+ *          job produced (lasync_job_produce) is acknowledged by the broker.
+ *   RETRY  a transient failure: the job starts again after capped
+ *          exponential backoff with jitter (or the Retry-After it names).
+ *          This engine is the one component per stage that owns retry
+ *          timing.  When attempts run out the job is dead-lettered.
+ *   DEAD   a permanent failure: ops->dead() produces what the stage owes
+ *          (e.g. a failed sync result), the message goes to
+ *          "<topic>.dlq" with origin headers, and once that is acknowledged
+ *          the offset is stored and the partition moves on.
+ *
+ * Long work never blocks polling: the daemon keeps calling
+ * lasync_consumer_poll() while jobs wait on I/O; a partition whose backlog
+ * of fetched messages grows is paused and resumed later.  On revocation
+ * (cooperative-sticky) and shutdown, in-flight jobs are given the drain time
+ * to finish, then abandoned without storing their offsets, so the next owner
+ * redoes them (effects are idempotent).
+ */
+#ifndef LASYNC_CONSUMER_H
+#define LASYNC_CONSUMER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lasync_kafka.h"
+
+typedef enum {
+	LASYNC_DONE,
+	LASYNC_RETRY,
+	LASYNC_DEAD,
+} lasync_disposition;
+
+typedef struct lasync_job {
+	const rd_kafka_message_t *msg;	/* owned by the engine */
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	char key[128];			/* tenant id (message key) */
+	unsigned attempt;		/* 1-based */
+	void *state;			/* the service's per-job state */
+} lasync_job;
+
+typedef struct lasync_job_ops {
+	/* start - begin (or, after RETRY, begin again) the work of a job;
+	 * may call lasync_job_finish() before returning */
+	void (*start)(void *ctx, lasync_job *job);
+	/* abandon - stop the job's in-flight work now and free job->state;
+	 * it must not call lasync_job_finish() */
+	void (*abandon)(void *ctx, lasync_job *job);
+	/* dead - about to dead-letter: produce what the stage owes through
+	 * lasync_job_produce(); may be NULL */
+	void (*dead)(void *ctx, lasync_job *job, const char *error_class,
+		     const char *error);
+	/* release - the job is complete: free job->state; may be NULL */
+	void (*release)(void *ctx, lasync_job *job);
+} lasync_job_ops;
+
+typedef struct lasync_consumer_cfg {
+	const char *brokers;
+	const char *group_id;
+	const char *client_id;
+	const char *extra;		/* librdkafka properties "k=v,..." */
+	const char *const *topics;
+	size_t n_topics;
+	const char *stage;		/* "fetcher", "mapper", ... */
+	unsigned max_attempts;		/* before dead-lettering (>= 1) */
+	int backoff_base_ms;
+	int backoff_max_ms;
+	size_t max_backlog;		/* fetched messages per partition */
+	int drain_ms;			/* in-flight grace on revoke/close */
+} lasync_consumer_cfg;
+
+typedef struct lasync_consumer lasync_consumer;
+
+/* lasync_consumer_new - subscribe; the producer is shared and borrowed */
+lasync_consumer *lasync_consumer_new(const lasync_consumer_cfg *cfg,
+				     lasync_producer *producer,
+				     const lasync_job_ops *ops, void *ctx,
+				     char *err, size_t errlen);
+
+/* lasync_consumer_set_driver - how to make I/O progress without consuming
+ * (run while draining on revocation and shutdown) */
+void lasync_consumer_set_driver(lasync_consumer *c,
+				void (*drive)(void *ctx, int timeout_ms),
+				void *ctx);
+
+/* lasync_consumer_poll - take fetched messages, restart due retries,
+ * complete finished jobs; never blocks */
+void lasync_consumer_poll(lasync_consumer *c);
+
+/* lasync_consumer_fd - readable when messages or events wait */
+int lasync_consumer_fd(lasync_consumer *c);
+
+/* lasync_consumer_next_ms - ms until the next retry is due; -1 if none */
+int lasync_consumer_next_ms(lasync_consumer *c);
+
+/* lasync_consumer_inflight - jobs started and not complete */
+size_t lasync_consumer_inflight(lasync_consumer *c);
+
+/* lasync_consumer_lag - sum of (high watermark - position) over assigned
+ * partitions, as last reported; -1 when unknown */
+int64_t lasync_consumer_lag(lasync_consumer *c);
+
+/* lasync_consumer_close - stop taking work, drain for drain_ms, abandon the
+ * rest, commit stored offsets, leave the group, and free everything */
+void lasync_consumer_close(lasync_consumer *c);
+
+/* lasync_job_finish - end the job's current attempt.  retry_after_ms (for
+ * RETRY) is a floor for the backoff; error_class is a short machine word
+ * ("scim_5xx", "las_timeout", "decode"), fmt the reason (no personal data). */
+void lasync_job_finish(lasync_job *job, lasync_disposition d,
+		       int retry_after_ms, const char *error_class,
+		       const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* lasync_job_produce - produce on the job's behalf: the job completes only
+ * once this message is acknowledged.  hdrs is taken over.  -1 with err when
+ * the message could not even be queued. */
+int lasync_job_produce(lasync_job *job, const char *topic, const char *key,
+		       const void *value, size_t len, rd_kafka_headers_t *hdrs,
+		       char *err, size_t errlen);
+
+/* lasync_job_consumer - the engine a job belongs to */
+lasync_consumer *lasync_job_consumer(lasync_job *job);
+
+#endif /* LASYNC_CONSUMER_H */

@@ -1,0 +1,285 @@
+/*
+ * lasync_http.c - curl multi client (see lasync_http.h).
+ *
+ * Each transfer owns its easy handle, its header list, a copy of the body
+ * and a response buffer that grows up to the transfer's ceiling.  Easy
+ * handles are not pooled: the multi handle's connection cache does the
+ * reuse that matters.
+ */
+#include "lasync_http.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lasync_config.h"
+#include "lasync_mem.h"
+
+#define DEFAULT_MAX_RESPONSE (16u * 1024u * 1024u)
+
+struct lasync_http_xfer {
+	lasync_http *h;
+	CURL *easy;
+	struct curl_slist *hdrs;
+	char *body;
+	char *resp;
+	size_t len, cap, max;
+	bool too_large;
+	long retry_after_s;
+	char errbuf[CURL_ERROR_SIZE];
+	lasync_http_done_fn fn;
+	void *ctx;
+	lasync_http_xfer *prev, *next;
+};
+
+struct lasync_http {
+	CURLM *multi;
+	lasync_http_xfer *head;
+	size_t running;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+lasync_http *lasync_http_new(long max_total, long max_host)
+{
+	lasync_http *h = lasync_xcalloc(1, sizeof(*h));
+
+	pthread_once(&curl_once, curl_init_once);
+	h->multi = curl_multi_init();
+	if (h->multi == NULL)
+		lasync_panic_oom();
+	curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_total);
+	curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, max_host);
+	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, max_total);
+	curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	return h;
+}
+
+static void xfer_free(lasync_http_xfer *x)
+{
+	lasync_http *h = x->h;
+
+	if (x->prev)
+		x->prev->next = x->next;
+	else
+		h->head = x->next;
+	if (x->next)
+		x->next->prev = x->prev;
+	curl_multi_remove_handle(h->multi, x->easy);
+	curl_easy_cleanup(x->easy);
+	curl_slist_free_all(x->hdrs);
+	free(x->body);
+	free(x->resp);
+	free(x);
+	h->running--;
+}
+
+void lasync_http_free(lasync_http *h)
+{
+	if (h == NULL)
+		return;
+	while (h->head != NULL)
+		xfer_free(h->head);
+	curl_multi_cleanup(h->multi);
+	free(h);
+}
+
+static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
+{
+	lasync_http_xfer *x = ud;
+	size_t n = size * nmemb;
+
+	if (x->len + n > x->max) {
+		x->too_large = true;
+		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+	}
+	if (x->len + n + 1 > x->cap) {
+		size_t nc = x->cap ? x->cap : 16384;
+
+		while (nc < x->len + n + 1)
+			nc *= 2;
+		x->resp = lasync_xrealloc(x->resp, nc);
+		x->cap = nc;
+	}
+	memcpy(x->resp + x->len, p, n);
+	x->len += n;
+	x->resp[x->len] = '\0';
+	return n;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+	lasync_http_xfer *x = ud;
+	size_t n = size * nmemb;
+	static const char name[] = "retry-after:";
+
+	if (n > sizeof(name) && strncasecmp(p, name, sizeof(name) - 1) == 0) {
+		char v[32];
+		size_t o = sizeof(name) - 1, k = 0;
+
+		while (o < n && (p[o] == ' ' || p[o] == '\t'))
+			o++;
+		while (o < n && k + 1 < sizeof(v) && p[o] >= '0' && p[o] <= '9')
+			v[k++] = p[o++];
+		v[k] = '\0';
+		long s;
+
+		if (k > 0 && lasync_parse_long(v, 0, 86400, &s) == 0)
+			x->retry_after_s = s;
+	}
+	return n;
+}
+
+lasync_http_xfer *lasync_http_start(lasync_http *h,
+				    const lasync_http_req_opts *o,
+				    lasync_http_done_fn fn, void *ctx)
+{
+	lasync_http_xfer *x = lasync_xcalloc(1, sizeof(*x));
+	CURL *e = curl_easy_init();
+
+	if (e == NULL)
+		lasync_panic_oom();
+	x->h = h;
+	x->easy = e;
+	x->fn = fn;
+	x->ctx = ctx;
+	x->retry_after_s = -1;
+	x->max = o->max_response ? o->max_response : DEFAULT_MAX_RESPONSE;
+	for (size_t i = 0; o->headers && o->headers[i]; i++)
+		x->hdrs = curl_slist_append(x->hdrs, o->headers[i]);
+	/* No "Expect: 100-continue" round trip for request bodies. */
+	x->hdrs = curl_slist_append(x->hdrs, "Expect:");
+	curl_easy_setopt(e, CURLOPT_URL, o->url);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+			 o->timeout_ms > 0 ? o->timeout_ms : 30000L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+			 o->connect_timeout_ms > 0 ? o->connect_timeout_ms
+						   : 5000L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	if (o->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
+	if (o->client_cert) {
+		curl_easy_setopt(e, CURLOPT_SSLCERT, o->client_cert);
+		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE,
+				 o->client_cert_type ? o->client_cert_type
+						     : "PEM");
+	}
+	if (o->client_key)
+		curl_easy_setopt(e, CURLOPT_SSLKEY, o->client_key);
+	if (o->key_password)
+		curl_easy_setopt(e, CURLOPT_KEYPASSWD, o->key_password);
+	if (o->body != NULL) {
+		x->body = lasync_xmalloc(o->body_len + 1);
+		memcpy(x->body, o->body, o->body_len);
+		x->body[o->body_len] = '\0';
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)o->body_len);
+	}
+	if (o->method && strcmp(o->method, "GET") != 0 &&
+	    !(strcmp(o->method, "POST") == 0 && o->body != NULL))
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, o->method);
+	x->next = h->head;
+	if (h->head)
+		h->head->prev = x;
+	h->head = x;
+	h->running++;
+	curl_multi_add_handle(h->multi, e);
+	return x;
+}
+
+void lasync_http_cancel(lasync_http *h, lasync_http_xfer *x)
+{
+	(void)h;
+	if (x != NULL)
+		xfer_free(x);
+}
+
+void lasync_http_perform(lasync_http *h)
+{
+	int still, left;
+	CURLMsg *m;
+
+	curl_multi_perform(h->multi, &still);
+	while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		lasync_http_xfer *x = NULL;
+		lasync_http_result r;
+
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		memset(&r, 0, sizeof(r));
+		r.curl = m->data.result;
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
+		curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &r.seconds);
+		r.body = x->resp ? x->resp : "";
+		r.len = x->len;
+		r.too_large = x->too_large;
+		r.retry_after_s = x->retry_after_s;
+		r.error = x->errbuf[0] ? x->errbuf
+				       : curl_easy_strerror(m->data.result);
+		if (x->too_large)
+			r.error = "response larger than the limit";
+		/* Detach before the callback, which may start new transfers
+		 * or cancel others. */
+		curl_multi_remove_handle(h->multi, x->easy);
+		x->fn(x->ctx, &r);
+		xfer_free(x);
+	}
+}
+
+void lasync_http_wait(lasync_http *h, const int *fds, size_t n, int timeout_ms)
+{
+	struct curl_waitfd w[8];
+	size_t k = n < 8 ? n : 8;
+
+	for (size_t i = 0; i < k; i++) {
+		w[i].fd = fds[i];
+		w[i].events = CURL_WAIT_POLLIN;
+		w[i].revents = 0;
+	}
+	curl_multi_poll(h->multi, w, (unsigned)k, timeout_ms, NULL);
+}
+
+void lasync_http_wakeup(lasync_http *h)
+{
+	curl_multi_wakeup(h->multi);
+}
+
+size_t lasync_http_running(const lasync_http *h)
+{
+	return h->running;
+}
+
+bool lasync_http_transient(const lasync_http_result *r)
+{
+	if (r->curl != CURLE_OK)
+		return !r->too_large &&
+		       r->curl != CURLE_SSL_CERTPROBLEM &&
+		       r->curl != CURLE_SSL_CACERT_BADFILE &&
+		       r->curl != CURLE_PEER_FAILED_VERIFICATION &&
+		       r->curl != CURLE_SSL_CIPHER &&
+		       r->curl != CURLE_UNSUPPORTED_PROTOCOL &&
+		       r->curl != CURLE_URL_MALFORMAT;
+	return r->status >= 500 || r->status == 429 || r->status == 408;
+}

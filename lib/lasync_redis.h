@@ -1,0 +1,60 @@
+/*
+ * lasync_redis.h - a reconnecting Redis client for idempotency keys, the
+ * expected state and caches (hiredis 0.14, blocking with timeouts).
+ *
+ * Redis holds only what can be rebuilt (DESIGN §1): every caller treats an
+ * error as "unknown" and either retries the job later or falls back to the
+ * portal itself.  On any error the hiredis context is dead: it is freed and
+ * the next call reconnects, no sooner than a backoff that doubles up to 5 s.
+ *
+ * Keys are "<prefix>:{<tenant>}:<kind>:<id>" - the {tenant} hash tag keeps
+ * one tenant's keys in one Redis Cluster slot.
+ */
+#ifndef LASYNC_REDIS_H
+#define LASYNC_REDIS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+typedef struct lasync_redis lasync_redis;
+
+/* lasync_redis_new - parse redis://host:port[/db]; connects lazily */
+lasync_redis *lasync_redis_new(const char *url, int timeout_ms, char *err,
+			       size_t errlen);
+void lasync_redis_free(lasync_redis *r);
+
+/* lasync_redis_cmd - one binary-safe command; the reply is the caller's
+ * (freeReplyObject).  NULL with err on a connection or protocol error, and
+ * for an error reply. */
+redisReply *lasync_redis_cmd(lasync_redis *r, int argc, const char **argv,
+			     const size_t *lens, char *err, size_t errlen);
+
+/* lasync_redis_pipeline - send n commands at once, then read n replies
+ * into replies[] (each the caller's).  -1 when the connection failed; then
+ * no reply is returned.  Error replies are returned as replies. */
+int lasync_redis_pipeline(lasync_redis *r, size_t n, const int *argcs,
+			  const char *const *const *argvs,
+			  const size_t *const *lens, redisReply **replies,
+			  char *err, size_t errlen);
+
+/* lasync_redis_key - "<prefix>:{<tenant>}:<kind>:<id>" into buf */
+const char *lasync_redis_key(char *buf, size_t len, const char *prefix,
+			     const char *tenant, const char *kind,
+			     const char *id);
+
+/* lasync_redis_claim - SET key 1 NX EX ttl: 1 when newly set, 0 when it
+ * already existed, -1 on error */
+int lasync_redis_claim(lasync_redis *r, const char *key, long ttl_s,
+		       char *err, size_t errlen);
+
+/* lasync_redis_exists_many - pipelined EXISTS; out[i] set for each key.
+ * -1 on error (out undefined). */
+int lasync_redis_exists_many(lasync_redis *r, const char *const *keys,
+			     size_t n, bool *out, char *err, size_t errlen);
+
+/* lasync_redis_ping - is the server reachable right now? */
+bool lasync_redis_ping(lasync_redis *r);
+
+#endif /* LASYNC_REDIS_H */
