@@ -196,19 +196,23 @@ static int parse_record(ps_ctx *c, const ps_field *f, size_t nf, void *rec,
 			const char *what)
 {
 	uint32_t seen = 0;
-	size_t i;
+	size_t i, k, hint = 0;
 	int rc;
 
 	while ((rc = lasync_xml_child(c->x)) > 0) {
 		const char *name = lasync_xml_name(c->x);
 
-		for (i = 0; i < nf; i++)
-			if (strcmp(f[i].name, name) == 0)
+		/* LAS export in a fixed order: start after the last match, so
+		 * the usual document costs one comparison per element */
+		for (k = 0, i = hint; k < nf; k++, i = i + 1 == nf ? 0 : i + 1)
+			if (f[i].name[0] == name[0] &&
+			    strcmp(f[i].name, name) == 0)
 				break;
-		if (i == nf)
+		if (k == nf)
 			return lasync_xml_fail(c->x,
 					       "unknown element <%s> in <%s>",
 					       name, what);
+		hint = i + 1 == nf ? 0 : i + 1;
 		if (seen & (UINT32_C(1) << i))
 			return lasync_xml_fail(c->x,
 					       "element <%s> twice in <%s>",
