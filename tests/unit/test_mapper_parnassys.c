@@ -285,18 +285,18 @@ typedef struct ps_case {
 } ps_case;
 
 static const ps_case cases[] = {
-	{"r1_other_brin_rejected",
+	{"test_r1_other_brin_rejected",
 	 "<vestigingen>" VEST("501", "99ZZ", "00") VEST("502", "11AA", "00")
 	 "</vestigingen>",
 	 "", "", NULL, "99ZZ", "00", {0, 0},
 	 "snapshot holds BRIN \"11AA\", tenant has 99ZZ", {0}, {0}},
-	{"r1_missing_dependance_rejected",
+	{"test_r1_missing_dependance_rejected",
 	 "<vestigingen>" VEST("501", "99ZZ", "00") "</vestigingen>", "", "",
 	 NULL, "99ZZ", "01", {0, 0},
 	 "no vestiging of BRIN 99ZZ with dependance 01 in the snapshot "
 	 "(vestigingen: 00)",
 	 {0}, {0}},
-	{"r1_no_vestigingen_rejected", "", "", "", NULL, "99ZZ", "00", {0, 0},
+	{"test_r1_no_vestigingen_rejected", "", "", "", NULL, "99ZZ", "00", {0, 0},
 	 "(vestigingen: none)", {0}, {0}},
 	{"unknown_list_in_getLeerlingen",
 	 "<vestigingen>" VEST("501", "99ZZ", "00") "</vestigingen>" GROEPEN
