@@ -241,6 +241,9 @@ kafka_start() {
 		-Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20
 		-XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent
 		-Djava.awt.headless=true
+		# log4j2's own shutdown hook would stop logging before Kafka's
+		# shutdown hook is done, hiding how the broker went down.
+		-Dlog4j2.shutdownHookEnabled=false
 		"-Dlog4j2.configurationFile=file:$dir/log4j2.properties"
 		"-Dkafka.logs.dir=$dir/logs"
 	)
