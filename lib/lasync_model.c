@@ -48,24 +48,28 @@ void lasync_school_free(lasync_school *s)
 	free((struct school_ext *)s);
 }
 
+/* cmp_group - groups by id (qsort/bsearch) */
 static int cmp_group(const void *a, const void *b)
 {
 	return strcmp(((const lasync_lgroup *)a)->id,
 		      ((const lasync_lgroup *)b)->id);
 }
 
+/* cmp_student - students by id (qsort/bsearch) */
 static int cmp_student(const void *a, const void *b)
 {
 	return strcmp(((const lasync_student *)a)->id,
 		      ((const lasync_student *)b)->id);
 }
 
+/* cmp_staff - staff by id */
 static int cmp_staff(const void *a, const void *b)
 {
 	return strcmp(((const lasync_staff *)a)->id,
 		      ((const lasync_staff *)b)->id);
 }
 
+/* cmp_guardian - guardians by id */
 static int cmp_guardian(const void *a, const void *b)
 {
 	return strcmp(((const lasync_guardian *)a)->id,

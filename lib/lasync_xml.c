@@ -309,6 +309,7 @@ static int push(lasync_xml *x)
 	return 0;
 }
 
+/* pop - the innermost element has ended */
 static void pop(lasync_xml *x)
 {
 	if (x->depth > 0)
@@ -562,21 +563,25 @@ int lasync_xml_fail(lasync_xml *x, const char *fmt, ...)
 	return -1;
 }
 
+/* lasync_xml_failed - has anything failed? */
 bool lasync_xml_failed(const lasync_xml *x)
 {
 	return x->failed;
 }
 
+/* lasync_xml_depth - how many elements are open */
 unsigned lasync_xml_depth(const lasync_xml *x)
 {
 	return x->depth;
 }
 
+/* lasync_xml_name - local name of the innermost open element */
 const char *lasync_xml_name(const lasync_xml *x)
 {
 	return x->depth > 0 ? x->names[x->depth - 1] : "";
 }
 
+/* lasync_xml_ns - namespace of the element child() returned */
 const char *lasync_xml_ns(const lasync_xml *x)
 {
 	return x->ns;

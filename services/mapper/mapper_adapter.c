@@ -105,6 +105,7 @@ int mapper_adapter_docs_check(const mapper_adapter *ad, const mapper_doc *docs,
 	return 0;
 }
 
+/* is_leap - Gregorian leap year */
 static bool is_leap(int y)
 {
 	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;

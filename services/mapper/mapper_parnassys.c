@@ -315,12 +315,14 @@ static const ps_field adres_phone_fields[] = {
 	{"geheim", F_BOOL, offsetof(ps_phone, geheim), false, NULL},
 };
 
+/* sub_phone - {nummer, geheim} at at */
 static int sub_phone(ps_ctx *c, void *at)
 {
 	return parse_record(c, phone_fields, N_FIELDS(phone_fields), at,
 			    lasync_xml_name(c->x));
 }
 
+/* sub_adres_phone - an adres's telefoon {id, nummer, geheim} */
 static int sub_adres_phone(ps_ctx *c, void *at)
 {
 	return parse_record(c, adres_phone_fields,
@@ -336,6 +338,7 @@ static const ps_field vestiging_fields[] = {
 	{"naam", F_TEXT, offsetof(ps_vestiging, naam), false, NULL},
 };
 
+/* item_vestiging - one vestiging into the vector arg */
 static int item_vestiging(ps_ctx *c, void *arg)
 {
 	ps_vestiging *r = vec_push(c->tmp, arg, sizeof(*r));
@@ -350,6 +353,7 @@ static const ps_field schooljaar_fields[] = {
 	{"naam", F_TEXT, offsetof(ps_schooljaar, naam), false, NULL},
 };
 
+/* item_schooljaar - one schooljaar into the vector arg */
 static int item_schooljaar(ps_ctx *c, void *arg)
 {
 	ps_schooljaar *r = vec_push(c->tmp, arg, sizeof(*r));
@@ -367,6 +371,7 @@ static const ps_field groep_fields[] = {
 	{"schooljaar", F_TEXT, offsetof(ps_groep, schooljaar), false, NULL},
 };
 
+/* item_groep - one groep, type LESGROEP or SUBLESGROEP */
 static int item_groep(ps_ctx *c, void *arg)
 {
 	ps_groep *r = vec_push(c->tmp, arg, sizeof(*r));
@@ -431,6 +436,7 @@ static const ps_field itype_fields[] = {
 	 NULL},
 };
 
+/* item_itype - one inschrijvingtype into the vector arg */
 static int item_itype(ps_ctx *c, void *arg)
 {
 	ps_itype *r = vec_push(c->tmp, arg, sizeof(*r));
@@ -450,6 +456,7 @@ static const ps_field indeling_fields[] = {
 	{"totDatum", F_DATE, offsetof(ps_indeling, tot), false, NULL},
 };
 
+/* item_indeling - one groepsindeling (placement) */
 static int item_indeling(ps_ctx *c, void *arg)
 {
 	ps_indeling *r = vec_push(c->tmp, arg, sizeof(*r));
@@ -459,6 +466,7 @@ static int item_indeling(ps_ctx *c, void *arg)
 			    "groepsindeling");
 }
 
+/* sub_indelingen - a leerling's groepsindelingen list */
 static int sub_indelingen(ps_ctx *c, void *at)
 {
 	return parse_list(c, "groepsindeling", item_indeling, at);
@@ -474,6 +482,7 @@ static const ps_field inschrijving_fields[] = {
 	 NULL},
 };
 
+/* item_inschrijving - one inschrijving (enrolment) */
 static int item_inschrijving(ps_ctx *c, void *arg)
 {
 	ps_inschrijving *r = vec_push(c->tmp, arg, sizeof(*r));
@@ -483,6 +492,7 @@ static int item_inschrijving(ps_ctx *c, void *arg)
 			    N_FIELDS(inschrijving_fields), r, "inschrijving");
 }
 
+/* sub_inschrijvingen - a leerling's inschrijvingen list */
 static int sub_inschrijvingen(ps_ctx *c, void *at)
 {
 	return parse_list(c, "inschrijving", item_inschrijving, at);
@@ -508,6 +518,7 @@ static const ps_field leerling_fields[] = {
 	 sub_inschrijvingen},
 };
 
+/* item_leerling - one leerling into the vector arg */
 static int item_leerling(ps_ctx *c, void *arg)
 {
 	ps_leerling *r = vec_push(c->tmp, arg, sizeof(*r));
@@ -530,6 +541,7 @@ static int item_groep_ref(ps_ctx *c, void *arg)
 	return 0;
 }
 
+/* sub_groep_refs - a medewerker's groepen: groep ids */
 static int sub_groep_refs(ps_ctx *c, void *at)
 {
 	return parse_list(c, "groep", item_groep_ref, at);
@@ -550,6 +562,7 @@ static const ps_field medewerker_fields[] = {
 	 sub_groep_refs},
 };
 
+/* item_medewerker - one medewerker into the vector arg */
 static int item_medewerker(ps_ctx *c, void *arg)
 {
 	ps_medewerker *r = vec_push(c->tmp, arg, sizeof(*r));
@@ -568,6 +581,7 @@ static const ps_field relatie_fields[] = {
 	 false, NULL},
 };
 
+/* item_relatie - one relatie of a verzorger */
 static int item_relatie(ps_ctx *c, void *arg)
 {
 	ps_relatie *r = vec_push(c->tmp, arg, sizeof(*r));
@@ -577,6 +591,7 @@ static int item_relatie(ps_ctx *c, void *arg)
 			    "relatie");
 }
 
+/* sub_relaties - a verzorger's relaties list */
 static int sub_relaties(ps_ctx *c, void *at)
 {
 	return parse_list(c, "relatie", item_relatie, at);
@@ -600,6 +615,7 @@ static const ps_field verzorger_fields[] = {
 	 sub_relaties},
 };
 
+/* item_verzorger - one verzorger into the vector arg */
 static int item_verzorger(ps_ctx *c, void *arg)
 {
 	ps_verzorger *r = vec_push(c->tmp, arg, sizeof(*r));
@@ -835,6 +851,7 @@ static int cmp_id(const void *a, const void *b)
 	return strcmp(((const ps_head *)a)->id, ((const ps_head *)b)->id);
 }
 
+/* cmp_str - C strings through pointers (qsort/bsearch) */
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -874,6 +891,7 @@ static void *find_id(const ps_vec *v, size_t sz, const char *id)
 	return bsearch(&key, v->v, v->n, sz, cmp_id);
 }
 
+/* str_in - is s in the sorted array arr? */
 static bool str_in(const char *const *arr, size_t n, const char *s)
 {
 	return n > 0 && bsearch(&s, arr, n, sizeof(*arr), cmp_str) != NULL;

@@ -73,6 +73,7 @@ typedef struct rules {
 
 /* ---------- dates ---------- */
 
+/* is_leap - Gregorian leap year */
 static bool is_leap(int y)
 {
 	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -200,11 +201,13 @@ static int year_cmp(const char *a, const char *b)
 	return strcmp(a, b);
 }
 
+/* year_qcmp - year_cmp for qsort */
 static int year_qcmp(const void *a, const void *b)
 {
 	return year_cmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* str_qcmp - strcmp for qsort over char pointers */
 static int str_qcmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -227,6 +230,7 @@ static json_t *years_json(const char **ys, size_t n)
 	return arr;
 }
 
+/* user_id - "<vendor>:<kind>:<las id>", caller frees */
 static char *user_id(const rules *r, const char *kind, const char *las_id)
 {
 	return lasync_xasprintf("%s:%s:%s", r->vendor, kind, las_id);
@@ -259,6 +263,7 @@ static char *join3(const char *a, const char *b, const char *c)
 	return out;
 }
 
+/* set_opt_string - set a string attribute when there is a value */
 static void set_opt_string(lasync_sres *res, const char *path, const char *s)
 {
 	if (s != NULL && *s != '\0')
@@ -310,6 +315,7 @@ static lasync_sres *group_res(rules *r, const char *ext, const char *name,
 	return g;
 }
 
+/* gmap_add - record a portal group that LAS group g became */
 static void gmap_add(rules *r, const lasync_lgroup *g, const char *ext)
 {
 	group_map *m = &r->gmap[g - r->s->groups];
@@ -318,6 +324,7 @@ static void gmap_add(rules *r, const lasync_lgroup *g, const char *ext)
 	m->ids[m->n++] = lasync_xstrdup(ext);
 }
 
+/* member_student - add a student to a group by externalId */
 static void member_student(rules *r, lasync_sres *g, const lasync_student *st)
 {
 	char *id = user_id(r, "student", st->id);
@@ -326,6 +333,7 @@ static void member_student(rules *r, lasync_sres *g, const lasync_student *st)
 	free(id);
 }
 
+/* tuple_cmp - (group id, year, student id) order */
 static int tuple_cmp(const void *a, const void *b)
 {
 	const tuple *x = a, *y = b;
