@@ -285,7 +285,7 @@ static void test_xml_errors_not_on_stderr(void **state)
 		"<r><ta>&foo;</ta></r>",
 		"<p:r/>",
 		"<r xmlns:p=\"rel/uri\"><p:a/></r>",
-		BILLION_LAUGHS + 22, /* from <!DOCTYPE on, past the prolog */
+		&BILLION_LAUGHS[22], /* from <!DOCTYPE on, past the prolog */
 	};
 	char path[] = "/tmp/lasync_test_xml_XXXXXX";
 	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
