@@ -60,7 +60,7 @@ die() {
 }
 usage_error() {
 	echo "$PROG: $*" >&2
-	echo "usage: $PROG start|stop|restart|wait|status|env|reset [--instance demo|test] [--reset] [--timeout S] [component...]" >&2
+	echo "usage: stack.sh start|stop|restart|wait|status|env|reset [--instance demo|test] [--reset] [--timeout S] [component...]" >&2
 	exit 2
 }
 say() { echo "$PROG: $*" >&2; }
@@ -519,7 +519,7 @@ cmd_status() {
 	for name in "$@"; do
 		where=""
 		if ! component_available "$name"; then
-			printf '%-7s %-8s\n' "$name" absent
+			printf '%-7s %-8s (not in this tree)\n' "$name" absent
 			continue
 		elif pid=$(component_pid "$name"); then
 			if "${name}_ready"; then state=up; else state=starting rc=3; fi
@@ -592,8 +592,9 @@ main() {
 	done
 	for name in "${COMPONENTS[@]}"; do
 		if [ "${#args[@]}" -eq 0 ]; then
-			# stop and reset also cover an absent lassim that is still running
-			case "$command" in stop | reset) selected+=("$name") ;; *)
+			# stop and reset also cover an absent lassim that is still
+			# running; status reports it absent
+			case "$command" in stop | reset | status) selected+=("$name") ;; *)
 				component_available "$name" && selected+=("$name") ;;
 			esac
 		elif [[ " ${args[*]} " == *" $name "* ]]; then
