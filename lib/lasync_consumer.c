@@ -407,6 +407,16 @@ static void job_complete(lasync_consumer *c, job_impl *j)
 		snprintf(j->error_class, sizeof(j->error_class), "kafka_produce");
 		snprintf(j->error, sizeof(j->error), "%s", j->produce_error);
 	}
+	if (j->disp == LASYNC_DONE && c->ops->acked != NULL) {
+		char err[256] = "";
+
+		if (c->ops->acked(c->ctx, &j->pub, err, sizeof(err)) != 0) {
+			j->disp = LASYNC_RETRY;
+			snprintf(j->error_class, sizeof(j->error_class),
+				 "after_ack");
+			snprintf(j->error, sizeof(j->error), "%s", err);
+		}
+	}
 	switch (j->disp) {
 	case LASYNC_DONE:
 		lasync_metric_add(m_jobs, 1, pt->topic, "done");
@@ -476,7 +486,8 @@ static void job_dr(void *ctx, rd_kafka_resp_err_t err, int32_t partition,
 		snprintf(j->produce_error, sizeof(j->produce_error),
 			 "delivery failed: %s", rd_kafka_err2str(err));
 	}
-	if (--j->pending == 0 && j->phase == JOB_FINISHED)
+	if (--j->pending == 0 &&
+	    (j->phase == JOB_FINISHED || j->phase == JOB_DLQ))
 		ready_push(j->c, j);
 }
 

@@ -59,6 +59,10 @@ typedef struct lasync_job_ops {
 	 * lasync_job_produce(); may be NULL */
 	void (*dead)(void *ctx, lasync_job *job, const char *error_class,
 		     const char *error);
+	/* acked - a DONE job's produced messages are all acknowledged; last
+	 * step before its offset is stored (the mapper records its expected
+	 * state here).  -1 with err turns the job into a RETRY.  May be NULL. */
+	int (*acked)(void *ctx, lasync_job *job, char *err, size_t errlen);
 	/* release - the job is complete: free job->state; may be NULL */
 	void (*release)(void *ctx, lasync_job *job);
 } lasync_job_ops;

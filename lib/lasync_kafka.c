@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lasync_log.h"
@@ -401,4 +402,100 @@ const char *lasync_kafka_header(const rd_kafka_message_t *m, const char *name,
 	memcpy(buf, v, vlen);
 	buf[vlen] = '\0';
 	return buf;
+}
+
+int lasync_kafka_catch_up(rd_kafka_t *rk, const char *topic, int64_t start,
+			  int timeout_ms,
+			  void (*fn)(void *ctx, const rd_kafka_message_t *m),
+			  void *ctx, char *err, size_t errlen)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	rd_kafka_topic_partition_list_t *l = NULL;
+	int64_t *hwm = NULL, deadline = 0;
+	int rc = -1, np;
+	rd_kafka_resp_err_t e;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+		   timeout_ms;
+	e = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1 ||
+	    md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(err, errlen, "topic %s: %s", topic,
+			 rd_kafka_err2str(e ? e
+					    : md && md->topic_cnt
+						      ? md->topics[0].err
+						      : RD_KAFKA_RESP_ERR_UNKNOWN));
+		goto out;
+	}
+	np = md->topics[0].partition_cnt;
+	l = rd_kafka_topic_partition_list_new(np);
+	hwm = lasync_xcalloc((size_t)np + 1, sizeof(*hwm));
+	for (int p = 0; p < np; p++) {
+		int64_t lo;
+
+		e = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hwm[p],
+						     timeout_ms);
+		if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			snprintf(err, errlen, "topic %s [%d]: %s", topic, p,
+				 rd_kafka_err2str(e));
+			goto out;
+		}
+		/* END is pinned to the watermark now, so nothing produced after
+		 * this call can be missed. */
+		rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+			start == RD_KAFKA_OFFSET_END ? hwm[p] : start;
+	}
+	e = rd_kafka_assign(rk, l);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(err, errlen, "assign %s: %s", topic,
+			 rd_kafka_err2str(e));
+		goto out;
+	}
+	if (start == RD_KAFKA_OFFSET_END) {
+		rc = 0;
+		goto out;
+	}
+	for (;;) {
+		bool behind = false;
+		rd_kafka_topic_partition_list_t *pos =
+			rd_kafka_topic_partition_list_copy(l);
+
+		rd_kafka_position(rk, pos);
+		for (int p = 0; p < np; p++) {
+			int64_t at = pos->elems[p].offset;
+
+			if (hwm[p] > 0 && (at < 0 ? 0 : at) < hwm[p])
+				behind = true;
+		}
+		rd_kafka_topic_partition_list_destroy(pos);
+		if (!behind)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 >
+		    deadline) {
+			snprintf(err, errlen,
+				 "reading %s did not finish within %d ms",
+				 topic, timeout_ms);
+			goto out;
+		}
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+
+		if (m == NULL)
+			continue;
+		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+			fn(ctx, m);
+		rd_kafka_message_destroy(m);
+	}
+	rc = 0;
+out:
+	free(hwm);
+	if (l)
+		rd_kafka_topic_partition_list_destroy(l);
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	return rc;
 }

@@ -100,6 +100,16 @@ int lasync_kafka_ensure_topics(rd_kafka_t *rk, const lasync_topic_spec *specs,
 			       size_t n, int timeout_ms, char *err,
 			       size_t errlen);
 
+/* lasync_kafka_catch_up - assign every partition of topic to the (group-
+ * less) consumer rk from offset start (RD_KAFKA_OFFSET_BEGINNING or _END)
+ * and, from the beginning, call fn for each message up to the high
+ * watermarks that stand now.  The assignment stays, so the caller can go on
+ * following the topic.  -1 with err on failure or timeout. */
+int lasync_kafka_catch_up(rd_kafka_t *rk, const char *topic, int64_t start,
+			  int timeout_ms,
+			  void (*fn)(void *ctx, const rd_kafka_message_t *m),
+			  void *ctx, char *err, size_t errlen);
+
 /* lasync_kafka_header - a header's value as a NUL-terminated copy in buf,
  * or NULL when the message has no such header */
 const char *lasync_kafka_header(const rd_kafka_message_t *m, const char *name,

@@ -207,8 +207,12 @@ static void sres_finish(lasync_sres *r)
 {
 	size_t o = 0;
 
-	qsort(r->attrs, r->n_attrs, sizeof(*r->attrs), cmp_attr);
-	qsort(r->members, r->n_members, sizeof(*r->members), cmp_member);
+	/* qsort(NULL, 0, ...) is undefined behaviour: guard the empty case */
+	if (r->n_attrs > 1)
+		qsort(r->attrs, r->n_attrs, sizeof(*r->attrs), cmp_attr);
+	if (r->n_members > 1)
+		qsort(r->members, r->n_members, sizeof(*r->members),
+		      cmp_member);
 	for (size_t i = 0; i < r->n_members; i++) {
 		if (o > 0 && cmp_member(&r->members[o - 1], &r->members[i]) == 0) {
 			free(r->members[i].external_id);
@@ -223,7 +227,7 @@ void lasync_state_finish(lasync_state *st)
 {
 	for (size_t i = 0; i < st->n_res; i++)
 		sres_finish(st->res[i]);
-	if (!st->sorted)
+	if (!st->sorted && st->n_res > 1)
 		qsort(st->res, st->n_res, sizeof(*st->res), cmp_res);
 	st->sorted = true;
 }

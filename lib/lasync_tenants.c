@@ -13,7 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lasync_clock.h"
 #include "lasync_kafka.h"
 #include "lasync_log.h"
 #include "lasync_mem.h"
@@ -38,7 +37,11 @@ lasync_tenants *lasync_tenants_new(const char *brokers, const char *topic,
 	tt->fds[0] = tt->fds[1] = -1;
 	if (conf == NULL)
 		goto out_free;
-	if (lasync_kafka_conf_set(conf, "enable.auto.commit", "false", err,
+	/* librdkafka's consumer queue needs a group.id even for manual
+	 * assignment; it is never joined (no subscribe) nor committed to. */
+	if (lasync_kafka_conf_set(conf, "group.id", "lasync-follower", err,
+				  errlen) ||
+	    lasync_kafka_conf_set(conf, "enable.auto.commit", "false", err,
 				  errlen) ||
 	    lasync_kafka_conf_set(conf, "enable.partition.eof", "false", err,
 				  errlen)) {
@@ -138,92 +141,20 @@ static void apply(lasync_tenants *tt, const rd_kafka_message_t *m)
 	lasync_debug("tenant_updated", "tenant=%s", key);
 }
 
+static void apply_cb(void *ctx, const rd_kafka_message_t *m)
+{
+	apply(ctx, m);
+}
+
 int lasync_tenants_load(lasync_tenants *tt, int timeout_ms, char *err,
 			size_t errlen)
 {
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(tt->rk, tt->topic, NULL);
-	rd_kafka_topic_partition_list_t *l = NULL;
-	int64_t *hwm = NULL;
-	int64_t deadline = lasync_mono_ms() + timeout_ms;
-	int rc = -1, np;
-	rd_kafka_resp_err_t e;
-
-	e = rd_kafka_metadata(tt->rk, 0, rkt, &md, timeout_ms);
-	if (e != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1 ||
-	    md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		snprintf(err, errlen, "topic %s: %s", tt->topic,
-			 rd_kafka_err2str(e ? e
-					    : md && md->topic_cnt
-						      ? md->topics[0].err
-						      : RD_KAFKA_RESP_ERR_UNKNOWN));
-		goto out;
-	}
-	np = md->topics[0].partition_cnt;
-	l = rd_kafka_topic_partition_list_new(np);
-	hwm = lasync_xcalloc((size_t)np + 1, sizeof(*hwm));
-	for (int p = 0; p < np; p++) {
-		int64_t lo;
-
-		e = rd_kafka_query_watermark_offsets(tt->rk, tt->topic, p, &lo,
-						     &hwm[p], timeout_ms);
-		if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			snprintf(err, errlen, "topic %s [%d]: %s", tt->topic,
-				 p, rd_kafka_err2str(e));
-			goto out;
-		}
-		rd_kafka_topic_partition_list_add(l, tt->topic, p)->offset =
-			RD_KAFKA_OFFSET_BEGINNING;
-	}
-	e = rd_kafka_assign(tt->rk, l);
-	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		snprintf(err, errlen, "assign %s: %s", tt->topic,
-			 rd_kafka_err2str(e));
-		goto out;
-	}
-	/* Consume until every partition reached its starting watermark. */
-	for (;;) {
-		bool behind = false;
-
-		for (int p = 0; p < np; p++) {
-			if (hwm[p] <= 0)
-				continue;
-			rd_kafka_topic_partition_list_t *pos =
-				rd_kafka_topic_partition_list_new(1);
-
-			rd_kafka_topic_partition_list_add(pos, tt->topic, p);
-			rd_kafka_position(tt->rk, pos);
-			if (pos->elems[0].offset < hwm[p])
-				behind = true;
-			rd_kafka_topic_partition_list_destroy(pos);
-		}
-		if (!behind)
-			break;
-		if (lasync_mono_ms() > deadline) {
-			snprintf(err, errlen,
-				 "reading %s did not finish within %d ms",
-				 tt->topic, timeout_ms);
-			goto out;
-		}
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(tt->rk, 100);
-
-		if (m == NULL)
-			continue;
-		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-			apply(tt, m);
-		rd_kafka_message_destroy(m);
-	}
-	lasync_info("tenants_loaded", "topic=%s tenants=%zu partitions=%d",
-		    tt->topic, tt->n, np);
-	rc = 0;
-out:
-	free(hwm);
-	if (l)
-		rd_kafka_topic_partition_list_destroy(l);
-	if (md)
-		rd_kafka_metadata_destroy(md);
-	rd_kafka_topic_destroy(rkt);
-	return rc;
+	if (lasync_kafka_catch_up(tt->rk, tt->topic, RD_KAFKA_OFFSET_BEGINNING,
+				  timeout_ms, apply_cb, tt, err, errlen) != 0)
+		return -1;
+	lasync_info("tenants_loaded", "topic=%s tenants=%zu", tt->topic,
+		    tt->n);
+	return 0;
 }
 
 void lasync_tenants_poll(lasync_tenants *tt)

@@ -1,0 +1,162 @@
+/*
+ * applier.h - lasync-applier: applies change sets to the tenant's portal
+ * through SCIM 2.0, each operation exactly once.
+ *
+ *   main.c            parameters and the daemon call
+ *   applier_job.c     one change-set part: watermark, idempotency keys,
+ *                     stages, dispatch, the sync result
+ *   applier_op.c      one operation as a small state machine of SCIM calls
+ *   applier_scim.c    SCIM requests and responses (URLs, bodies, errors)
+ *   applier_ids.c     externalId -> portal id, cached in Redis
+ *
+ * Exactly once (DESIGN §2): every completed operation id is recorded in
+ * Redis ("<prefix>:{tenant}:op:<id>", SET NX EX) and skipped when seen
+ * again; and every write is idempotent by construction, so losing Redis
+ * costs work, never a duplicate: creation always looks up by externalId
+ * first, created users carry a userName derived from their externalId (a
+ * second create is refused by the portal), and PATCH writes absolute
+ * values of owned attributes only, never PUT.
+ */
+#ifndef APPLIER_H
+#define APPLIER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "lasync/v1/sync.pb-c.h"
+#include "lasync_daemon.h"
+#include "lasync_http.h"
+
+typedef struct applier applier;
+typedef struct ajob ajob;
+typedef struct oprun oprun;
+
+/* --- applier_ids.c: externalId <-> portal id ------------------------- */
+
+typedef struct applier_ids applier_ids;
+
+applier_ids *applier_ids_new(void);
+void applier_ids_free(applier_ids *ids);
+/* applier_ids_load - read the tenant's cached ids from Redis; -1 on error */
+int applier_ids_load(applier_ids *ids, lasync_redis *r, const char *key,
+		     char *err, size_t errlen);
+const char *applier_ids_get(applier_ids *ids, const char *external_id);
+/* applier_ids_seed - remember in memory only (the reconcile preload) */
+void applier_ids_seed(applier_ids *ids, const char *external_id,
+		      const char *id);
+/* applier_ids_put - remember (and write through to Redis, best effort) */
+void applier_ids_put(applier_ids *ids, lasync_redis *r, const char *key,
+		     const char *external_id, const char *id);
+void applier_ids_forget(applier_ids *ids, lasync_redis *r, const char *key,
+			const char *external_id);
+/* applier_ids_external - the externalId of a portal id, or NULL */
+const char *applier_ids_external(applier_ids *ids, const char *id);
+
+/* --- applier_scim.c -------------------------------------------------- */
+
+/* What a SCIM answer means for the operation. */
+typedef enum {
+	SCIM_OK,
+	SCIM_TRANSIENT,		/* retry the job later */
+	SCIM_PERMANENT,		/* this operation cannot succeed */
+	SCIM_NOT_FOUND,
+	SCIM_CONFLICT,		/* 409: uniqueness */
+} scim_verdict;
+
+/* applier_scim_judge - classify a response; reason gets status and
+ * scimType, never the portal's free text (it may echo personal data) */
+scim_verdict applier_scim_judge(const lasync_http_result *r, char *reason,
+				size_t len);
+
+/* applier_scim_url - "<base>/<Users|Groups>[/<id>][?filter=<attr> eq "v"]"
+ * (caller frees) */
+char *applier_scim_url(const char *base, Lasync__V1__ResourceType type,
+		       const char *id, const char *filter_attr,
+		       const char *filter_value);
+
+/* applier_scim_username - the userName lasync gives a user it creates */
+char *applier_scim_username(const char *external_id);
+
+/* applier_scim_first - the first resource of a ListResponse (borrowed from
+ * doc), or NULL */
+json_t *applier_scim_first(json_t *list);
+
+/* --- applier_op.c ---------------------------------------------------- */
+
+/* applier_op_start - run one operation; calls applier_job_op_done() once */
+void applier_op_start(ajob *aj, size_t idx);
+/* applier_op_cancel - stop an operation's request (abandon) */
+void applier_op_cancel(ajob *aj, oprun *run);
+void applier_op_free(oprun *run);
+/* applier_op_created / _patched - did the operation POST / PATCH? */
+bool applier_op_created(const oprun *run);
+bool applier_op_patched(const oprun *run);
+
+/* --- applier_job.c (used by applier_op.c) ---------------------------- */
+
+typedef enum {
+	OP_DONE,		/* applied (or nothing to write) */
+	OP_TRANSIENT,
+	OP_PERMANENT,
+} op_outcome;
+
+struct ajob {
+	applier *a;
+	lasync_job *job;
+	Lasync__V1__ChangeSet *cs;
+	lasync_tenant *tenant;
+	char *token;		/* resolved portal token (wiped on free) */
+	char *auth_header;
+	char ids_key[256];
+	applier_ids *ids;
+	json_t *portal;		/* reconcile: externalId -> resource doc */
+	bool preloaded;
+	oprun **runs;		/* per operation, while running */
+	bool *done;		/* per operation: already done */
+	size_t next, inflight, cur_stage_end;
+	uint32_t cur_stage;
+	bool stop;		/* a transient failure: drain and retry */
+	int retry_after_ms;
+	char transient[384];
+	size_t n_permanent;
+	char permanent[512];
+	Lasync__V1__ChangeCounts counts;
+	int64_t started;
+	/* reconcile preload */
+	lasync_http_xfer *list_x;
+	Lasync__V1__ResourceType list_type;
+	long list_start;
+};
+
+lasync_http *applier_http(ajob *aj);
+lasync_redis *applier_redis(ajob *aj);
+long applier_timeout_ms(ajob *aj);
+int applier_vendor(ajob *aj);
+
+/* applier_request - start a SCIM request on behalf of aj (body may be
+ * NULL; it is serialised compactly) */
+lasync_http_xfer *applier_request(ajob *aj, const char *method,
+				  const char *url, const json_t *body,
+				  lasync_http_done_fn fn, void *ctx);
+
+/* applier_job_op_done - an operation finished; writes is the number of
+ * portal writes it made */
+void applier_job_op_done(ajob *aj, size_t idx, op_outcome o,
+			 int retry_after_ms, const char *reason);
+
+/* applier_count_write - count one portal request that changed the portal */
+void applier_count_write(ajob *aj, const char *method);
+
+/* The daemon side. */
+applier *applier_new(void);
+void applier_free(applier *a);
+const lasync_param *applier_params(applier *a);
+int applier_init(lasync_daemon *d, void *ctx, char *err, size_t errlen);
+void applier_start(void *ctx, lasync_job *job);
+void applier_abandon(void *ctx, lasync_job *job);
+void applier_dead(void *ctx, lasync_job *job, const char *cls,
+		  const char *error);
+int applier_acked(void *ctx, lasync_job *job, char *err, size_t errlen);
+void applier_release(void *ctx, lasync_job *job);
+
+#endif /* APPLIER_H */

@@ -1,0 +1,731 @@
+/*
+ * applier_job.c - one change-set part (see applier.h).
+ *
+ * Start: decode, find the tenant, refuse a superseded generation (the
+ * watermark "<prefix>:{tenant}:applied" holds the newest generation fully
+ * applied), refuse a later part of a sync whose earlier part failed, and
+ * skip operations whose idempotency key exists.  A reconcile change set
+ * first lists the portal's users and groups once, so each UPSERT compares
+ * against the portal itself without a lookup of its own.
+ *
+ * Dispatch: operations run concurrently up to --concurrency, but never
+ * across a stage boundary.  A transient failure stops dispatching; once the
+ * in-flight operations settle the job is RETRY (done operations are
+ * recorded, so the retry continues where this one stopped).  Permanent
+ * failures are collected while the rest goes on; the part then ends DEAD:
+ * the sync fails, its later parts are dead-lettered with it, and the
+ * tenant's expected state is dropped so the next sync reconciles against
+ * the portal.  The last part of a sync advances the watermark and produces
+ * the sync result.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "applier.h"
+#include "lasync_clock.h"
+#include "lasync_event.h"
+#include "lasync_log.h"
+#include "lasync_mem.h"
+#include "lasync_metrics.h"
+#include "lasync_result.h"
+#include "lasync_secret.h"
+
+#define LIST_PAGE 1000
+
+struct applier {
+	lasync_daemon *d;
+	long timeout_ms;
+	long concurrency;
+	long op_ttl_s;
+	lasync_param params[4];
+};
+
+typedef struct ajob_ext {
+	ajob aj;
+	bool pumping, repump;
+	bool no_result;		/* a later part of a failed sync */
+	bool finished;
+} ajob_ext;
+
+static lasync_metric *m_ops, *m_requests, *m_apply_seconds;
+
+applier *applier_new(void)
+{
+	applier *a = lasync_xcalloc(1, sizeof(*a));
+
+	a->params[0] = (lasync_param){"portal-timeout-ms", LASYNC_PARAM_INT,
+				      "30000", "timeout of one SCIM request",
+				      &a->timeout_ms, 100, 600000, false,
+				      false, NULL};
+	a->params[1] = (lasync_param){"concurrency", LASYNC_PARAM_INT, "8",
+				      "SCIM requests in flight per change set",
+				      &a->concurrency, 1, 256, false, false,
+				      NULL};
+	a->params[2] = (lasync_param){"op-ttl-s", LASYNC_PARAM_INT, "1209600",
+				      "how long a done operation id is "
+				      "remembered",
+				      &a->op_ttl_s, 60, 31536000, false, false,
+				      NULL};
+	return a;
+}
+
+void applier_free(applier *a)
+{
+	free(a);
+}
+
+const lasync_param *applier_params(applier *a)
+{
+	return a->params;
+}
+
+int applier_init(lasync_daemon *d, void *ctx, char *err, size_t errlen)
+{
+	applier *a = ctx;
+	char t[256], g[256];
+	static const double buckets[] = {0.01, 0.1, 0.5, 1,   5,
+					 10,   30,  60,  300, 900};
+
+	(void)err;
+	(void)errlen;
+	a->d = d;
+	lasync_daemon_subscribe(d, lasync_daemon_topic(d, t, sizeof(t),
+						       LASYNC_T_CHANGES, NULL));
+	snprintf(g, sizeof(g), "%s-applier", lasync_daemon_prefix(d));
+	lasync_daemon_group(d, g);
+	lasync_daemon_declare(d, lasync_daemon_topic(d, t, sizeof(t),
+						     LASYNC_T_RESULTS, NULL),
+			      false);
+	m_ops = lasync_metric_counter("lasync_applier_ops_total",
+				      "Change-set operations by type and "
+				      "outcome",
+				      "type,outcome");
+	m_requests = lasync_metric_counter(
+		"lasync_portal_requests_total",
+		"SCIM requests sent to portals, by method", "method");
+	m_apply_seconds = lasync_metric_histogram(
+		"lasync_apply_seconds", "Time to apply one change-set part",
+		NULL, buckets, sizeof(buckets) / sizeof(buckets[0]));
+	return 0;
+}
+
+lasync_http *applier_http(ajob *aj)
+{
+	return lasync_daemon_http(aj->a->d);
+}
+
+lasync_redis *applier_redis(ajob *aj)
+{
+	return lasync_daemon_redis(aj->a->d);
+}
+
+long applier_timeout_ms(ajob *aj)
+{
+	return aj->a->timeout_ms;
+}
+
+int applier_vendor(ajob *aj)
+{
+	return aj->tenant->vendor;
+}
+
+void applier_count_write(ajob *aj, const char *method)
+{
+	aj->counts.portal_writes++;
+	lasync_metric_add(m_requests, 1, method);
+}
+
+lasync_http_xfer *applier_request(ajob *aj, const char *method,
+				  const char *url, const json_t *body,
+				  lasync_http_done_fn fn, void *ctx)
+{
+	const char *hdrs[] = {aj->auth_header,
+			      "Content-Type: application/scim+json",
+			      "Accept: application/scim+json", NULL};
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	lasync_http_req_opts o = {
+		.method = method,
+		.url = url,
+		.headers = hdrs,
+		.body = text,
+		.body_len = text ? strlen(text) : 0,
+		.timeout_ms = aj->a->timeout_ms,
+		.connect_timeout_ms = 5000,
+		.max_response = 64u * 1024u * 1024u,
+	};
+	lasync_http_xfer *x;
+
+	if (strcmp(method, "GET") == 0)
+		lasync_metric_add(m_requests, 1, method);
+	x = lasync_http_start(applier_http(aj), &o, fn, ctx);
+	free(text);
+	return x;
+}
+
+/* --- keys ------------------------------------------------------------ */
+
+static const char *key(ajob *aj, char *buf, size_t len, const char *kind,
+		       const char *id)
+{
+	return lasync_redis_key(buf, len, lasync_daemon_prefix(aj->a->d),
+				aj->tenant->tenant_id, kind, id);
+}
+
+static void ajob_free(ajob *aj)
+{
+	if (aj == NULL)
+		return;
+	if (aj->runs != NULL && aj->cs != NULL) {
+		for (size_t i = 0; i < aj->cs->n_ops; i++) {
+			applier_op_cancel(aj, aj->runs[i]);
+			applier_op_free(aj->runs[i]);
+		}
+	}
+	if (aj->list_x != NULL)
+		lasync_http_cancel(applier_http(aj), aj->list_x);
+	free(aj->runs);
+	free(aj->done);
+	if (aj->cs)
+		lasync__v1__change_set__free_unpacked(aj->cs, NULL);
+	lasync_tenant_release(aj->tenant);
+	lasync_secret_free(aj->token);
+	lasync_secret_free(aj->auth_header);
+	applier_ids_free(aj->ids);
+	json_decref(aj->portal);
+	free(aj);
+}
+
+/* --- the end of a part ----------------------------------------------- */
+
+/* sum_parts - counts of all parts of a multi-part sync, kept in Redis */
+static int sum_parts(ajob *aj, char *err, size_t errlen)
+{
+	const ProtobufCMessageDescriptor *d =
+		&lasync__v1__change_counts__descriptor;
+	char k[256];
+	lasync_redis *r = applier_redis(aj);
+
+	key(aj, k, sizeof(k), "counts", aj->cs->header->sync_id);
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		uint32_t *v = (uint32_t *)((char *)&aj->counts +
+					   d->fields[i].offset);
+		char by[24];
+
+		snprintf(by, sizeof(by), "%u", *v);
+		const char *argv[] = {"HINCRBY", k, d->fields[i].name, by};
+		redisReply *rep = lasync_redis_cmd(r, 4, argv, NULL, err, errlen);
+
+		if (rep == NULL)
+			return -1;
+		*v = (uint32_t)rep->integer;
+		freeReplyObject(rep);
+	}
+	const char *argv[] = {"EXPIRE", k, "86400"};
+	redisReply *rep = lasync_redis_cmd(r, 3, argv, NULL, err, errlen);
+
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return 0;
+}
+
+static void part_finished(ajob *aj)
+{
+	ajob_ext *x = (ajob_ext *)aj;
+	lasync_job *job = aj->job;
+	char err[512];
+
+	if (x->finished)
+		return;
+	x->finished = true;
+	lasync_metric_observe(m_apply_seconds,
+			      (double)(lasync_now_ms() - aj->started) / 1000.0);
+	lasync_info("part_applied",
+		    "tenant=%s sync=%s part=%u/%u ops=%zu skipped=%u writes=%u "
+		    "failed=%zu transient=%d",
+		    job->key, aj->cs->header->sync_id, aj->cs->part,
+		    aj->cs->parts, aj->cs->n_ops, aj->counts.ops_skipped,
+		    aj->counts.portal_writes, aj->n_permanent, aj->stop);
+	if (aj->stop) {
+		lasync_job_finish(job, LASYNC_RETRY, aj->retry_after_ms,
+				  "portal_transient", "%s", aj->transient);
+		return;
+	}
+	if (aj->n_permanent > 0) {
+		lasync_job_finish(job, LASYNC_DEAD, 0, "portal_rejected",
+				  "%zu operation(s) failed; first: %s",
+				  aj->n_permanent, aj->permanent);
+		return;
+	}
+	if (aj->cs->parts > 1 && sum_parts(aj, err, sizeof(err)) != 0) {
+		lasync_job_finish(job, LASYNC_RETRY, 0, "redis", "%s", err);
+		return;
+	}
+	if (aj->cs->part < aj->cs->parts) {
+		lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
+		return;
+	}
+	lasync_result_info ri = {
+		.tenant_id = job->key,
+		.sync_id = aj->cs->header->sync_id,
+		.generation = aj->cs->header->generation,
+		.vendor = aj->tenant->vendor,
+		.outcome = LASYNC__V1__OUTCOME__OUTCOME_OK,
+		.stage = "applier",
+		.counts = &aj->counts,
+		.started_at_ms = aj->started,
+	};
+	if (lasync_result_send(job, lasync_daemon_prefix(aj->a->d), &ri, err,
+			       sizeof(err)) != 0) {
+		lasync_job_finish(job, LASYNC_RETRY, 0, "kafka_produce", "%s",
+				  err);
+		return;
+	}
+	lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
+}
+
+/* pump - start operations up to the concurrency limit and the stage
+ * barrier.  Operations may finish synchronously; re-entry is turned into
+ * another round of this loop instead of recursion. */
+static void pump(ajob *aj)
+{
+	ajob_ext *x = (ajob_ext *)aj;
+	size_t n = aj->cs->n_ops;
+
+	if (x->pumping) {
+		x->repump = true;
+		return;
+	}
+	x->pumping = true;
+	do {
+		x->repump = false;
+		while (!aj->stop && aj->inflight < (size_t)aj->a->concurrency &&
+		       aj->next < n) {
+			const Lasync__V1__Operation *op = aj->cs->ops[aj->next];
+
+			if (aj->inflight > 0 && op->stage != aj->cur_stage)
+				break; /* stage barrier */
+			aj->cur_stage = op->stage;
+			size_t idx = aj->next++;
+
+			if (aj->done[idx]) {
+				aj->counts.ops_skipped++;
+				continue;
+			}
+			aj->inflight++;
+			applier_op_start(aj, idx);
+		}
+	} while (x->repump);
+	x->pumping = false;
+	if (aj->inflight == 0 && (aj->next == n || aj->stop))
+		part_finished(aj);
+}
+
+void applier_job_op_done(ajob *aj, size_t idx, op_outcome o,
+			 int retry_after_ms, const char *reason)
+{
+	const Lasync__V1__Operation *op = aj->cs->ops[idx];
+	oprun *run = aj->runs[idx];
+	bool user = op->resource == LASYNC__V1__RESOURCE_TYPE__RESOURCE_USER;
+	const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
+		&lasync__v1__op_type__descriptor, (int)op->type);
+	const char *tname = ev ? ev->name : "op";
+	char err[256], k[256];
+
+	aj->runs[idx] = NULL;
+	aj->inflight--;
+	switch (o) {
+	case OP_DONE:
+		if (applier_op_created(run)) {
+			if (user)
+				aj->counts.users_created++;
+			else
+				aj->counts.groups_created++;
+		} else if (applier_op_patched(run)) {
+			if (op->type == LASYNC__V1__OP_TYPE__OP_ADD_MEMBERS)
+				aj->counts.members_added += (uint32_t)op->n_members;
+			else if (op->type ==
+				 LASYNC__V1__OP_TYPE__OP_REMOVE_MEMBERS)
+				aj->counts.members_removed +=
+					(uint32_t)op->n_members;
+			else if (op->type == LASYNC__V1__OP_TYPE__OP_SET_MEMBERS)
+				aj->counts.members_added++;
+			else if (user && op->n_set == 1 && op->n_remove == 0 &&
+				 strcmp(op->set[0]->path, "active") == 0 &&
+				 strcmp(op->set[0]->json, "false") == 0)
+				aj->counts.users_deactivated++;
+			else if (user)
+				aj->counts.users_updated++;
+			else
+				aj->counts.groups_updated++;
+		}
+		aj->counts.ops_total++;
+		key(aj, k, sizeof(k), "op", op->op_id);
+		/* Not recording costs a repeat of an idempotent write, so a
+		 * Redis failure here is only worth a warning. */
+		if (lasync_redis_claim(applier_redis(aj), k, aj->a->op_ttl_s,
+				       err, sizeof(err)) < 0)
+			lasync_warn("op_unrecorded", "tenant=%s op=%s error=%s",
+				    aj->job->key, op->op_id, lasync_q(err));
+		lasync_metric_add(m_ops, 1, tname, "done");
+		break;
+	case OP_TRANSIENT:
+		if (!aj->stop) {
+			aj->stop = true;
+			lasync_strlcpy(aj->transient, reason ? reason : "",
+				       sizeof(aj->transient));
+		}
+		if (retry_after_ms > aj->retry_after_ms)
+			aj->retry_after_ms = retry_after_ms;
+		lasync_metric_add(m_ops, 1, tname, "transient");
+		break;
+	case OP_PERMANENT:
+		if (aj->n_permanent++ == 0)
+			lasync_strlcpy(aj->permanent, reason ? reason : "",
+				       sizeof(aj->permanent));
+		aj->counts.ops_failed++;
+		lasync_warn("op_failed", "tenant=%s op=%s reason=%s",
+			    aj->job->key, op->op_id, lasync_q(reason));
+		lasync_metric_add(m_ops, 1, tname, "failed");
+		break;
+	}
+	applier_op_free(run);
+	pump(aj);
+}
+
+/* --- reconcile preload ----------------------------------------------- */
+
+static void list_next(ajob *aj);
+
+static void on_list(void *ctx, const lasync_http_result *r)
+{
+	ajob *aj = ctx;
+	char reason[256];
+	scim_verdict v;
+
+	aj->list_x = NULL;
+	v = applier_scim_judge(r, reason, sizeof(reason));
+	if (v != SCIM_OK) {
+		ajob_ext *x = (ajob_ext *)aj;
+
+		x->finished = true;
+		lasync_job_finish(aj->job,
+				  v == SCIM_TRANSIENT ? LASYNC_RETRY
+						      : LASYNC_DEAD,
+				  (int)r->retry_after_s * 1000,
+				  v == SCIM_TRANSIENT ? "portal_transient"
+						      : "portal_rejected",
+				  "listing the portal: %s", reason);
+		return;
+	}
+	json_t *doc = json_loadb(r->body, r->len, 0, NULL);
+	json_t *res = json_object_get(doc, "Resources"), *e;
+	long total = (long)json_integer_value(
+		json_object_get(doc, "totalResults"));
+	size_t i, got = json_array_size(res);
+
+	json_array_foreach(res, i, e) {
+		const char *ext = json_string_value(
+			json_object_get(e, "externalId"));
+		const char *id = json_string_value(json_object_get(e, "id"));
+
+		if (ext == NULL || id == NULL)
+			continue;
+		json_object_set(aj->portal, ext, e);
+		applier_ids_seed(aj->ids, ext, id);
+	}
+	json_decref(doc);
+	aj->list_start += (long)got;
+	if (got == 0 || aj->list_start > total) {
+		if (aj->list_type == LASYNC__V1__RESOURCE_TYPE__RESOURCE_USER) {
+			aj->list_type = LASYNC__V1__RESOURCE_TYPE__RESOURCE_GROUP;
+			aj->list_start = 1;
+		} else {
+			aj->preloaded = true;
+			lasync_info("portal_listed", "tenant=%s resources=%zu",
+				    aj->job->key, json_object_size(aj->portal));
+			pump(aj);
+			return;
+		}
+	}
+	list_next(aj);
+}
+
+static void list_next(ajob *aj)
+{
+	char *base = applier_scim_url(aj->tenant->portal_base_url,
+				      aj->list_type, NULL, NULL, NULL);
+	char *url = lasync_xasprintf("%s?startIndex=%ld&count=%d", base,
+				     aj->list_start, LIST_PAGE);
+
+	aj->list_x = applier_request(aj, "GET", url, NULL, on_list, aj);
+	free(url);
+	free(base);
+}
+
+/* --- job ops --------------------------------------------------------- */
+
+/* check_redis - watermark, failed-sync marker, done operations */
+static int check_redis(ajob *aj, int64_t *applied_gen, bool *sync_failed,
+		       char *err, size_t errlen)
+{
+	size_t n = aj->cs->n_ops;
+	char kw[256], kf[256];
+	char **keys = lasync_xcalloc(n + 1, sizeof(*keys));
+	int rc = -1;
+
+	key(aj, kw, sizeof(kw), "applied", NULL);
+	key(aj, kf, sizeof(kf), "failed-sync", aj->cs->header->sync_id);
+	const char *a1[] = {"GET", kw}, *a2[] = {"EXISTS", kf};
+	const char *const *argvs[] = {a1, a2};
+	const int argcs[] = {2, 2};
+	redisReply *reps[2] = {NULL, NULL};
+
+	if (lasync_redis_pipeline(applier_redis(aj), 2, argcs, argvs, NULL,
+				  reps, err, errlen) != 0)
+		goto out;
+	*applied_gen = 0;
+	if (reps[0]->type == REDIS_REPLY_STRING) {
+		char buf[64];
+
+		snprintf(buf, sizeof(buf), "%.*s", (int)reps[0]->len,
+			 reps[0]->str);
+		*applied_gen = strtoll(buf, NULL, 10);
+	}
+	*sync_failed = reps[1]->type == REDIS_REPLY_INTEGER &&
+		       reps[1]->integer > 0;
+	freeReplyObject(reps[0]);
+	freeReplyObject(reps[1]);
+	for (size_t i = 0; i < n; i++) {
+		char k[256];
+
+		keys[i] = lasync_xstrdup(key(aj, k, sizeof(k), "op",
+					     aj->cs->ops[i]->op_id));
+	}
+	if (lasync_redis_exists_many(applier_redis(aj),
+				     (const char *const *)keys, n, aj->done,
+				     err, errlen) != 0)
+		goto out;
+	rc = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
+	return rc;
+}
+
+/* drop_expected - the mapper's expected state no longer holds: delete it
+ * and ask for a reconcile (DESIGN §2) */
+static void drop_expected(ajob *aj, const char *why)
+{
+	char ke[256], km[256], err[256];
+	const char *sid = aj->cs->header->sync_id;
+
+	key(aj, ke, sizeof(ke), "expected", NULL);
+	key(aj, km, sizeof(km), "reconcile", NULL);
+	const char *a1[] = {"DEL", ke}, *a2[] = {"SET", km, sid};
+	const char *const *argvs[] = {a1, a2};
+	const int argcs[] = {2, 3};
+	redisReply *reps[2] = {NULL, NULL};
+
+	if (lasync_redis_pipeline(applier_redis(aj), 2, argcs, argvs, NULL,
+				  reps, err, sizeof(err)) != 0) {
+		lasync_error("expected_not_dropped", "tenant=%s error=%s",
+			     aj->job->key, lasync_q(err));
+		return;
+	}
+	freeReplyObject(reps[0]);
+	freeReplyObject(reps[1]);
+	lasync_info("expected_dropped", "tenant=%s sync=%s reason=%s",
+		    aj->job->key, sid, why);
+}
+
+void applier_start(void *ctx, lasync_job *job)
+{
+	applier *a = ctx;
+	ajob_ext *x = lasync_xcalloc(1, sizeof(*x));
+	ajob *aj = &x->aj;
+	char err[512] = "";
+	int64_t applied = 0;
+	bool sync_failed = false;
+
+	applier_release(ctx, job); /* a retry starts from scratch */
+	job->state = aj;
+	aj->a = a;
+	aj->job = job;
+	aj->started = lasync_now_ms();
+	lasync__v1__change_counts__init(&aj->counts);
+	aj->cs = lasync__v1__change_set__unpack(NULL, job->msg->len,
+						job->msg->payload);
+	if (aj->cs == NULL) {
+		lasync_job_finish(job, LASYNC_DEAD, 0, "decode",
+				  "undecodable ChangeSet (%zu bytes)",
+				  job->msg->len);
+		return;
+	}
+	if (lasync_header_valid(aj->cs->header, err, sizeof(err)) != 0 ||
+	    strcmp(aj->cs->header->tenant_id, job->key) != 0 ||
+	    aj->cs->part == 0 || aj->cs->part > aj->cs->parts) {
+		lasync_job_finish(job, LASYNC_DEAD, 0, "schema", "%s",
+				  err[0] ? err : "key/tenant or part mismatch");
+		return;
+	}
+	aj->tenant = lasync_tenants_get(lasync_daemon_tenants(a->d), job->key);
+	if (aj->tenant == NULL) {
+		lasync_job_finish(job, LASYNC_DEAD, 0, "unknown_tenant",
+				  "tenant %s is not configured", job->key);
+		return;
+	}
+	lasync_tenant_hold(aj->tenant);
+	if ((int)aj->cs->vendor != aj->tenant->vendor) {
+		lasync_job_finish(job, LASYNC_DEAD, 0, "wrong_vendor",
+				  "change set of vendor %d for a %s tenant",
+				  (int)aj->cs->vendor,
+				  lasync_vendor_name(aj->tenant->vendor));
+		return;
+	}
+	aj->token = lasync_secret_resolve(aj->tenant->portal_token_ref, err,
+					  sizeof(err));
+	if (aj->token == NULL) {
+		lasync_job_finish(job, LASYNC_DEAD, 0, "config", "%s", err);
+		return;
+	}
+	aj->auth_header = lasync_xasprintf("Authorization: Bearer %s",
+					   aj->token);
+	aj->runs = lasync_xcalloc(aj->cs->n_ops + 1, sizeof(*aj->runs));
+	aj->done = lasync_xcalloc(aj->cs->n_ops + 1, sizeof(*aj->done));
+	aj->ids = applier_ids_new();
+	key(aj, aj->ids_key, sizeof(aj->ids_key), "ids", NULL);
+	if (check_redis(aj, &applied, &sync_failed, err, sizeof(err)) != 0 ||
+	    applier_ids_load(aj->ids, applier_redis(aj), aj->ids_key, err,
+			     sizeof(err)) != 0) {
+		lasync_job_finish(job, LASYNC_RETRY, 0, "redis", "%s", err);
+		return;
+	}
+	if (sync_failed) {
+		x->no_result = true;
+		lasync_job_finish(job, LASYNC_DEAD, 0, "sync_failed",
+				  "an earlier part of sync %s failed",
+				  aj->cs->header->sync_id);
+		return;
+	}
+	if (applied > aj->cs->header->generation) {
+		/* A late replay must never put old values back. */
+		x->finished = true;
+		drop_expected(aj, "superseded");
+		char why[160];
+
+		snprintf(why, sizeof(why),
+			 "generation %lld is older than the applied %lld",
+			 (long long)aj->cs->header->generation,
+			 (long long)applied);
+		lasync_result_info ri = {
+			.tenant_id = job->key,
+			.sync_id = aj->cs->header->sync_id,
+			.generation = aj->cs->header->generation,
+			.vendor = aj->tenant->vendor,
+			.outcome = LASYNC__V1__OUTCOME__OUTCOME_SUPERSEDED,
+			.stage = "applier",
+			.error_class = "superseded",
+			.reason = why,
+			.started_at_ms = aj->started,
+		};
+		if (aj->cs->part == 1 &&
+		    lasync_result_send(job, lasync_daemon_prefix(a->d), &ri, err,
+				       sizeof(err)) != 0) {
+			lasync_job_finish(job, LASYNC_RETRY, 0, "kafka_produce",
+					  "%s", err);
+			return;
+		}
+		lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
+		return;
+	}
+	lasync_info("part_start",
+		    "tenant=%s sync=%s part=%u/%u ops=%zu reconcile=%d "
+		    "attempt=%u",
+		    job->key, aj->cs->header->sync_id, aj->cs->part,
+		    aj->cs->parts, aj->cs->n_ops, aj->cs->reconcile,
+		    job->attempt);
+	if (aj->cs->reconcile) {
+		aj->portal = json_object();
+		aj->list_type = LASYNC__V1__RESOURCE_TYPE__RESOURCE_USER;
+		aj->list_start = 1;
+		list_next(aj);
+		return;
+	}
+	pump(aj);
+}
+
+/* applier_acked - the result is in Kafka: advance the watermark */
+int applier_acked(void *ctx, lasync_job *job, char *err, size_t errlen)
+{
+	applier *a = ctx;
+	ajob *aj = job->state;
+	char k[256], v[64];
+
+	(void)a;
+	if (aj == NULL || aj->cs == NULL || aj->tenant == NULL ||
+	    aj->cs->part != aj->cs->parts || aj->n_permanent > 0)
+		return 0;
+	snprintf(v, sizeof(v), "%lld", (long long)aj->cs->header->generation);
+	key(aj, k, sizeof(k), "applied", NULL);
+	const char *argv[] = {"SET", k, v};
+	redisReply *rep = lasync_redis_cmd(applier_redis(aj), 3, argv, NULL,
+					   err, errlen);
+
+	if (rep == NULL)
+		return -1;
+	freeReplyObject(rep);
+	return 0;
+}
+
+void applier_abandon(void *ctx, lasync_job *job)
+{
+	applier_release(ctx, job);
+}
+
+void applier_release(void *ctx, lasync_job *job)
+{
+	(void)ctx;
+	ajob_free(job->state);
+	job->state = NULL;
+}
+
+/* applier_dead - the sync fails: mark it (its later parts follow), drop
+ * the expected state, and report */
+void applier_dead(void *ctx, lasync_job *job, const char *cls,
+		  const char *error)
+{
+	applier *a = ctx;
+	ajob *aj = job->state;
+	ajob_ext *x = (ajob_ext *)aj;
+	char err[256], k[256];
+
+	if (aj == NULL || aj->cs == NULL || aj->cs->header == NULL ||
+	    aj->tenant == NULL || x->no_result)
+		return;
+	key(aj, k, sizeof(k), "failed-sync", aj->cs->header->sync_id);
+	const char *argv[] = {"SET", k, "1", "EX", "604800"};
+	redisReply *rep = lasync_redis_cmd(applier_redis(aj), 5, argv, NULL,
+					   err, sizeof(err));
+
+	if (rep != NULL)
+		freeReplyObject(rep);
+	drop_expected(aj, cls);
+	lasync_result_info ri = {
+		.tenant_id = job->key,
+		.sync_id = aj->cs->header->sync_id,
+		.generation = aj->cs->header->generation,
+		.vendor = aj->tenant->vendor,
+		.outcome = LASYNC__V1__OUTCOME__OUTCOME_FAILED,
+		.stage = "applier",
+		.error_class = cls,
+		.reason = error,
+		.counts = &aj->counts,
+		.started_at_ms = aj->started,
+	};
+	if (lasync_result_send(job, lasync_daemon_prefix(a->d), &ri, err,
+			       sizeof(err)) != 0)
+		lasync_error("result_not_sent", "tenant=%s error=%s", job->key,
+			     lasync_q(err));
+}

@@ -1,0 +1,30 @@
+/*
+ * lasync-applier - apply portal change sets through SCIM 2.0.
+ *
+ *   lasync-applier --kafka-brokers host:9092 --redis-url redis://host:6379
+ *
+ * Consumes <prefix>.portal-changes in group <prefix>-applier (vendor-
+ * neutral), produces <prefix>.sync-results.  See applier.h.
+ */
+#include "applier.h"
+
+int main(int argc, char **argv)
+{
+	applier *a = applier_new();
+	const lasync_service svc = {
+		.name = "applier",
+		.params = applier_params(a),
+		.http_port = 9103,
+		.uses_redis = true,
+		.init = applier_init,
+		.ops = {.start = applier_start,
+			.abandon = applier_abandon,
+			.dead = applier_dead,
+			.acked = applier_acked,
+			.release = applier_release},
+	};
+	int rc = lasync_daemon_main(&svc, a, argc, argv);
+
+	applier_free(a);
+	return rc;
+}

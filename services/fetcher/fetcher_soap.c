@@ -1,0 +1,132 @@
+/*
+ * fetcher_soap.c - what every SOAP vendor shares: fault detection and the
+ * school year of a date.  Faults are read with the libxml2 streaming reader
+ * under the same rules as the mapper's parser: no entities, no DTD, no
+ * network.
+ */
+#include <libxml/xmlreader.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fetcher.h"
+#include "lasync_mem.h"
+
+static void silent(void *arg, xmlErrorPtr e)
+{
+	(void)arg;
+	(void)e;
+}
+
+/* copy_text - the text content of the current element into out */
+static void copy_text(xmlTextReaderPtr r, char *out, size_t len)
+{
+	xmlChar *t = xmlTextReaderReadString(r);
+
+	if (t != NULL) {
+		const char *s = (const char *)t;
+
+		while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
+			s++;
+		lasync_strlcpy(out, s, len);
+		size_t n = strlen(out);
+
+		while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '\n' ||
+				 out[n - 1] == '\t' || out[n - 1] == '\r'))
+			out[--n] = '\0';
+		xmlFree(t);
+	}
+}
+
+/* contains - is needle (NUL-terminated) somewhere in hay[0..len)? */
+static bool contains(const char *hay, size_t len, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (size_t i = 0; i + n <= len; i++)
+		if (hay[i] == needle[0] && memcmp(hay + i, needle, n) == 0)
+			return true;
+	return false;
+}
+
+bool fetcher_soap_fault(const char *body, size_t len, char *faultstring,
+			size_t flen, char *code, size_t clen, char *label,
+			size_t llen)
+{
+	xmlTextReaderPtr r;
+	bool fault = false;
+
+	if (flen)
+		faultstring[0] = '\0';
+	if (clen)
+		code[0] = '\0';
+	if (llen)
+		label[0] = '\0';
+	if (len == 0 || len > 1024 * 1024 || !contains(body, len, "Fault"))
+		return false;
+	r = xmlReaderForMemory(body, (int)len, NULL, NULL,
+			       XML_PARSE_NONET | XML_PARSE_NOERROR |
+				       XML_PARSE_NOWARNING);
+	if (r == NULL)
+		return false;
+	xmlTextReaderSetStructuredErrorHandler(r, silent, NULL);
+	while (xmlTextReaderRead(r) == 1) {
+		if (xmlTextReaderNodeType(r) == XML_READER_TYPE_DOCUMENT_TYPE)
+			break; /* never expand a DTD */
+		if (xmlTextReaderNodeType(r) != XML_READER_TYPE_ELEMENT)
+			continue;
+		const char *n = (const char *)xmlTextReaderConstLocalName(r);
+
+		if (strcmp(n, "Fault") == 0)
+			fault = true;
+		else if (fault && strcmp(n, "faultstring") == 0)
+			copy_text(r, faultstring, flen);
+		else if (fault && strcmp(n, "code") == 0)
+			copy_text(r, code, clen);
+		else if (fault && strcmp(n, "koppeling") == 0)
+			copy_text(r, label, llen);
+	}
+	xmlFreeTextReader(r);
+	return fault;
+}
+
+void fetcher_schooljaar(const char *date, const char *sep, char *out,
+			size_t len)
+{
+	long y = 0;
+
+	for (int i = 0; i < 4 && date[i]; i++)
+		y = y * 10 + (date[i] - '0');
+	/* "2026-08-01" and later belong to 2026/2027. */
+	if (strncmp(date + 5, "08", 2) < 0)
+		y--;
+	snprintf(out, len, "%ld%s%ld", y, sep, y + 1);
+}
+
+char *fetcher_xml_escape(const char *s)
+{
+	size_t n = 0;
+
+	for (const char *p = s; *p; p++)
+		n += *p == '&' ? 5 : (*p == '<' || *p == '>') ? 4
+		     : (*p == '"' || *p == '\'')	      ? 6
+							      : 1;
+	char *out = lasync_xmalloc(n + 1), *o = out;
+
+	for (const char *p = s; *p; p++) {
+		const char *rep = *p == '&'   ? "&amp;"
+				  : *p == '<' ? "&lt;"
+				  : *p == '>' ? "&gt;"
+				  : *p == '"' ? "&quot;"
+				  : *p == '\'' ? "&apos;"
+					       : NULL;
+
+		if (rep) {
+			memcpy(o, rep, strlen(rep));
+			o += strlen(rep);
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return out;
+}

@@ -1,0 +1,33 @@
+/*
+ * lasync-fetcher - fetch LAS snapshots for one vendor.
+ *
+ *   lasync-fetcher --vendor parnassys --kafka-brokers host:9092
+ *
+ * Consumes <prefix>.sync-requests.<vendor> in group
+ * <prefix>-fetcher-<vendor>, produces <prefix>.snapshots.<vendor>, and a
+ * failed sync result when a fetch fails.  See fetcher.h.
+ */
+#include <stdlib.h>
+
+#include "fetcher.h"
+
+int main(int argc, char **argv)
+{
+	fetcher *f = fetcher_new();
+	const lasync_service svc = {
+		.name = "fetcher",
+		.params = fetcher_params(f),
+		.http_port = 9101,
+		.uses_redis = false,
+		.init = fetcher_init,
+		.ops = {.start = fetcher_start,
+			.abandon = fetcher_abandon,
+			.dead = fetcher_dead,
+			.release = fetcher_release},
+		.fini = fetcher_fini,
+	};
+	int rc = lasync_daemon_main(&svc, f, argc, argv);
+
+	fetcher_free(f);
+	return rc;
+}

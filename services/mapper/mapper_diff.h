@@ -1,0 +1,65 @@
+/*
+ * mapper_diff.h - desired state vs expected state -> ordered portal
+ * operations, and the next expected state.
+ *
+ * Incremental (an expected state exists): only what changed is written -
+ * new resources are UPSERTed with everything lasync owns, changed owned
+ * attributes are PATCHed with absolute values, LAS memberships are added
+ * and removed one by one; users that left the LAS are deactivated (R16) and
+ * groups that left are marked lasOrphaned (R5).  Nothing is ever deleted.
+ *
+ * Reconcile (no expected state, or a full sync): every desired resource is
+ * UPSERTed and every group's LAS members are SET, and the applier compares
+ * against the portal itself.  A full sync that still has an expected state
+ * also deactivates and orphans what the expected state knew and the LAS no
+ * longer has.
+ *
+ * Stages order the change set: 1 groups, 2 students and staff, 3 guardians
+ * (they reference students), 4 memberships, 5 deactivations.  Operations of
+ * one stage are independent of each other.
+ */
+#ifndef MAPPER_DIFF_H
+#define MAPPER_DIFF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lasync/v1/sync.pb-c.h"
+#include "lasync_state.h"
+
+enum {
+	MAPPER_STAGE_GROUPS = 1,
+	MAPPER_STAGE_USERS = 2,
+	MAPPER_STAGE_GUARDIANS = 3,
+	MAPPER_STAGE_MEMBERS = 4,
+	MAPPER_STAGE_LEAVERS = 5,
+};
+
+typedef struct mapper_ops {
+	Lasync__V1__Operation **ops;	/* owned; free with mapper_ops_free */
+	size_t n, cap;
+	Lasync__V1__ChangeCounts counts;
+	size_t deactivations;		/* users this change set deactivates */
+} mapper_ops;
+
+typedef struct mapper_diff_in {
+	const char *tenant_id;
+	int vendor;
+	int64_t generation;
+	const lasync_state *desired;	/* finished */
+	const lasync_state *expected;	/* finished; NULL: reconcile */
+	bool full;			/* reconcile even with an expected state */
+	bool link_staff;		/* R12: false = never touch staff members */
+} mapper_diff_in;
+
+/* mapper_diff - fill out with the operations and return the next expected
+ * state (finished, caller frees) */
+lasync_state *mapper_diff(const mapper_diff_in *in, mapper_ops *out);
+
+void mapper_ops_free(mapper_ops *o);
+
+/* mapper_op_kind - the user kind in an externalId "<vendor>:<kind>:<id>"
+ * copied into buf ("" when it has none) */
+const char *mapper_op_kind(const char *external_id, char *buf, size_t len);
+
+#endif /* MAPPER_DIFF_H */

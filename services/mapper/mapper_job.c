@@ -1,0 +1,558 @@
+/*
+ * mapper_job.c - one snapshot through parse, rules and diff (see mapper.h).
+ *
+ * The work is CPU-bound and short (tens of milliseconds for a large
+ * school), so it runs synchronously in start(); only Redis and Kafka are
+ * I/O.  Dispositions: an undecodable or malformed snapshot, or one of
+ * another school (R1), is DEAD with a failed sync result; Redis trouble is
+ * RETRY.  A snapshot older than the expected state is superseded.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lasync/v1/ops.pb-c.h"
+#include "lasync/v1/sync.pb-c.h"
+#include "lasync_clock.h"
+#include "lasync_event.h"
+#include "lasync_log.h"
+#include "lasync_mem.h"
+#include "lasync_metrics.h"
+#include "lasync_result.h"
+#include "mapper.h"
+#include "mapper_adapter.h"
+#include "mapper_diff.h"
+#include "mapper_rules.h"
+
+/* Parts are kept well under the 16 MiB event limit. */
+#define PART_BYTES (8u * 1024u * 1024u)
+#define MAX_DOCS 8
+
+struct mapper {
+	lasync_daemon *d;
+	char *vendor_name;
+	int vendor;
+	long max_doc_bytes;
+	long state_ttl_s;
+	char topic_changes[256];
+	lasync_param params[4];
+};
+
+typedef struct mjob {
+	Lasync__V1__Snapshot *snap;
+	int64_t started;
+	bool write_state;
+	uint8_t *state;		/* zstd PortalState to write once acked */
+	size_t state_len;
+	char *marker;		/* reconcile marker seen, to clear */
+	bool failed_result_sent;
+} mjob;
+
+static lasync_metric *m_map_seconds, *m_ops, *m_records;
+
+mapper *mapper_new(void)
+{
+	mapper *m = lasync_xcalloc(1, sizeof(*m));
+	static const char *const vendors[] = {"parnassys", "esis", NULL};
+
+	m->params[0] = (lasync_param){"vendor", LASYNC_PARAM_STRING, NULL,
+				      "LAS vendor this worker serves",
+				      &m->vendor_name, 0, 0, true, false,
+				      vendors};
+	m->params[1] = (lasync_param){"max-doc-bytes", LASYNC_PARAM_INT,
+				      "134217728",
+				      "largest decompressed LAS document",
+				      &m->max_doc_bytes, 1024, 1073741824,
+				      false, false, NULL};
+	m->params[2] = (lasync_param){"state-ttl-s", LASYNC_PARAM_INT,
+				      "3024000",
+				      "lifetime of a tenant's expected state "
+				      "in Redis (renewed every sync)",
+				      &m->state_ttl_s, 3600, 315360000, false,
+				      false, NULL};
+	return m;
+}
+
+void mapper_free(mapper *m)
+{
+	free(m);
+}
+
+const lasync_param *mapper_params(mapper *m)
+{
+	return m->params;
+}
+
+int mapper_init(lasync_daemon *d, void *ctx, char *err, size_t errlen)
+{
+	mapper *m = ctx;
+	char t[256], g[256];
+	static const double buckets[] = {0.001, 0.01, 0.05, 0.1, 0.5,
+					 1,     2,    5,    10};
+
+	m->d = d;
+	m->vendor = lasync_vendor_parse(m->vendor_name);
+	if (mapper_adapter_for(m->vendor) == NULL) {
+		snprintf(err, errlen, "vendor %s has no mapper adapter yet",
+			 m->vendor_name);
+		return -1;
+	}
+	lasync_daemon_subscribe(d, lasync_daemon_topic(d, t, sizeof(t),
+						       LASYNC_T_SNAPSHOTS,
+						       m->vendor_name));
+	snprintf(g, sizeof(g), "%s-mapper-%s", lasync_daemon_prefix(d),
+		 m->vendor_name);
+	lasync_daemon_group(d, g);
+	lasync_daemon_topic(d, m->topic_changes, sizeof(m->topic_changes),
+			    LASYNC_T_CHANGES, NULL);
+	lasync_daemon_declare(d, m->topic_changes, false);
+	lasync_daemon_declare(d, lasync_daemon_topic(d, t, sizeof(t),
+						     LASYNC_T_RESULTS, NULL),
+			      false);
+	m_map_seconds = lasync_metric_histogram(
+		"lasync_map_seconds",
+		"Time to parse, map and diff one snapshot", "vendor", buckets,
+		sizeof(buckets) / sizeof(buckets[0]));
+	m_ops = lasync_metric_counter("lasync_mapper_ops_total",
+				      "Portal operations planned, by vendor",
+				      "vendor");
+	m_records = lasync_metric_counter(
+		"lasync_mapper_records_total",
+		"LAS records mapped (students, guardians, staff, groups)",
+		"vendor");
+	return 0;
+}
+
+static void mjob_free(mjob *mj)
+{
+	if (mj == NULL)
+		return;
+	if (mj->snap)
+		lasync__v1__snapshot__free_unpacked(mj->snap, NULL);
+	free(mj->state);
+	free(mj->marker);
+	free(mj);
+}
+
+static void key_expected(mapper *m, const char *tenant, char *buf, size_t len)
+{
+	lasync_redis_key(buf, len, lasync_daemon_prefix(m->d), tenant,
+			 "expected", NULL);
+}
+
+static void key_marker(mapper *m, const char *tenant, char *buf, size_t len)
+{
+	lasync_redis_key(buf, len, lasync_daemon_prefix(m->d), tenant,
+			 "reconcile", NULL);
+}
+
+/* send_result - a result for a sync that ends in the mapper */
+static int send_result(mapper *m, lasync_job *job, mjob *mj,
+		       Lasync__V1__Outcome outcome, const char *cls,
+		       const char *reason,
+		       const Lasync__V1__ChangeCounts *counts,
+		       const char *report)
+{
+	char err[256];
+	lasync_result_info ri = {
+		.tenant_id = job->key,
+		.sync_id = mj->snap->header->sync_id,
+		.generation = mj->snap->header->generation,
+		.vendor = m->vendor,
+		.outcome = outcome,
+		.stage = "mapper",
+		.error_class = cls,
+		.reason = reason,
+		.counts = counts,
+		.started_at_ms = mj->started,
+		.report = report,
+	};
+
+	if (lasync_result_send(job, lasync_daemon_prefix(m->d), &ri, err,
+			       sizeof(err)) != 0) {
+		lasync_job_finish(job, LASYNC_RETRY, 0, "kafka_produce", "%s",
+				  err);
+		return -1;
+	}
+	return 0;
+}
+
+/* load_expected - the expected state and the reconcile marker; 0 (state
+ * may be NULL), or -1 on a Redis error */
+static int load_expected(mapper *m, const char *tenant, lasync_state **out,
+			 char **marker, char *err, size_t errlen)
+{
+	char k1[256], k2[256];
+	const char *a1[] = {"GET", k1}, *a2[] = {"GET", k2};
+	const char *const *argvs[] = {a1, a2};
+	const int argcs[] = {2, 2};
+	redisReply *reps[2] = {NULL, NULL};
+	lasync_redis *r = lasync_daemon_redis(m->d);
+
+	*out = NULL;
+	*marker = NULL;
+	key_expected(m, tenant, k1, sizeof(k1));
+	key_marker(m, tenant, k2, sizeof(k2));
+	if (lasync_redis_pipeline(r, 2, argcs, argvs, NULL, reps, err,
+				  errlen) != 0)
+		return -1;
+	if (reps[1]->type == REDIS_REPLY_STRING)
+		*marker = lasync_xstrndup(reps[1]->str, reps[1]->len);
+	if (reps[0]->type == REDIS_REPLY_STRING) {
+		char derr[256];
+		size_t raw_len;
+		uint8_t *raw = lasync_zstd_decompress(
+			reps[0]->str, reps[0]->len, 1024u * 1024u * 1024u,
+			&raw_len, derr, sizeof(derr));
+
+		if (raw != NULL) {
+			*out = lasync_state_decode(raw, raw_len, derr,
+						   sizeof(derr));
+			free(raw);
+		}
+		if (*out == NULL)
+			lasync_warn("expected_state_unreadable",
+				    "tenant=%s error=%s action=reconcile",
+				    tenant, lasync_q(derr));
+	}
+	freeReplyObject(reps[0]);
+	freeReplyObject(reps[1]);
+	return 0;
+}
+
+/* produce_parts - the change set, split into ordered parts */
+static int produce_parts(mapper *m, lasync_job *job, mjob *mj,
+			 const mapper_ops *ops, bool reconcile, char *err,
+			 size_t errlen)
+{
+	size_t n = ops->n, first = 0, parts = 0;
+	size_t *ends = lasync_xcalloc(n + 1, sizeof(*ends));
+	size_t acc = 0;
+	int rc = 0;
+
+	/* Cut points: a part holds operations up to PART_BYTES. */
+	for (size_t i = 0; i < n; i++) {
+		size_t sz = lasync__v1__operation__get_packed_size(ops->ops[i]) +
+			    8;
+
+		if (acc > 0 && acc + sz > PART_BYTES) {
+			ends[parts++] = i;
+			acc = 0;
+		}
+		acc += sz;
+	}
+	ends[parts++] = n;
+	for (size_t p = 0; p < parts && rc == 0; p++) {
+		Lasync__V1__ChangeSet cs = LASYNC__V1__CHANGE_SET__INIT;
+		Lasync__V1__Header h;
+		char eid[LASYNC_ID_LEN];
+		size_t len;
+		uint8_t *buf;
+
+		lasync_header_fill(&h, eid, job->key, mj->snap->header->sync_id,
+				   mj->snap->header->generation, "mapper",
+				   job->attempt);
+		cs.header = &h;
+		cs.vendor = (Lasync__V1__Vendor)m->vendor;
+		cs.part = (uint32_t)p + 1;
+		cs.parts = (uint32_t)parts;
+		cs.reconcile = reconcile;
+		cs.preview = false;
+		cs.sync_date = mj->snap->sync_date;
+		cs.ops = ops->ops + first;
+		cs.n_ops = ends[p] - first;
+		if (p == 0)
+			cs.planned = (Lasync__V1__ChangeCounts *)&ops->counts;
+		len = lasync__v1__change_set__get_packed_size(&cs);
+		buf = lasync_xmalloc(len);
+		lasync__v1__change_set__pack(&cs, buf);
+		rc = lasync_job_produce(job, m->topic_changes, job->key, buf,
+					len, NULL, err, errlen);
+		free(buf);
+		first = ends[p];
+	}
+	free(ends);
+	return rc;
+}
+
+/* decode_docs - decompressed documents of the snapshot; -1 with err */
+static int decode_docs(mapper *m, const Lasync__V1__Snapshot *s,
+		       mapper_doc *docs, uint8_t **bufs, char *err,
+		       size_t errlen)
+{
+	if (s->n_documents == 0 || s->n_documents > MAX_DOCS) {
+		snprintf(err, errlen, "snapshot has %zu documents",
+			 s->n_documents);
+		return -1;
+	}
+	for (size_t i = 0; i < s->n_documents; i++) {
+		const Lasync__V1__Document *d = s->documents[i];
+		char derr[200];
+
+		docs[i].name = d->name;
+		if (strcmp(d->encoding, "identity") == 0) {
+			if (d->content.len > (size_t)m->max_doc_bytes) {
+				snprintf(err, errlen,
+					 "document %s: %zu bytes exceeds the "
+					 "limit of %ld",
+					 d->name, d->content.len,
+					 m->max_doc_bytes);
+				return -1;
+			}
+			docs[i].data = (const char *)d->content.data;
+			docs[i].len = d->content.len;
+			continue;
+		}
+		if (strcmp(d->encoding, "zstd") != 0) {
+			snprintf(err, errlen, "document %s: unknown encoding %s",
+				 d->name, d->encoding);
+			return -1;
+		}
+		bufs[i] = lasync_zstd_decompress(d->content.data,
+						 d->content.len,
+						 (size_t)m->max_doc_bytes,
+						 &docs[i].len, derr,
+						 sizeof(derr));
+		if (bufs[i] == NULL) {
+			snprintf(err, errlen, "document %s: %s", d->name, derr);
+			return -1;
+		}
+		docs[i].data = (const char *)bufs[i];
+	}
+	return 0;
+}
+
+/* state_blob - the next expected state, compressed for Redis */
+static void state_blob(mjob *mj, lasync_state *next)
+{
+	size_t raw_len;
+	uint8_t *raw = lasync_state_encode(next, &raw_len);
+
+	mj->state = lasync_zstd_compress(raw, raw_len, 3, &mj->state_len);
+	mj->write_state = true;
+	free(raw);
+}
+
+void mapper_start(void *ctx, lasync_job *job)
+{
+	mapper *m = ctx;
+	mjob *mj = lasync_xcalloc(1, sizeof(*mj));
+	mapper_doc docs[MAX_DOCS];
+	uint8_t *bufs[MAX_DOCS] = {0};
+	lasync_school *school = NULL;
+	lasync_state *desired = NULL, *expected = NULL, *next = NULL;
+	mapper_ops ops = {0};
+	mapper_rules_stats stats = {0};
+	char err[1024] = "";
+	lasync_tenant *t;
+	const mapper_adapter *ad = mapper_adapter_for(m->vendor);
+
+	mapper_release(ctx, job); /* a retry starts from scratch */
+	job->state = mj;
+	mj->started = lasync_now_ms();
+	mj->snap = lasync__v1__snapshot__unpack(NULL, job->msg->len,
+						job->msg->payload);
+	if (mj->snap == NULL) {
+		lasync_job_finish(job, LASYNC_DEAD, 0, "decode",
+				  "undecodable Snapshot (%zu bytes)",
+				  job->msg->len);
+		goto out;
+	}
+	if (lasync_header_valid(mj->snap->header, err, sizeof(err)) != 0 ||
+	    strcmp(mj->snap->header->tenant_id, job->key) != 0 ||
+	    !lasync_date_valid(mj->snap->sync_date)) {
+		lasync_job_finish(job, LASYNC_DEAD, 0, "schema", "%s",
+				  err[0] ? err
+					 : "key/tenant mismatch or bad sync "
+					   "date");
+		goto out;
+	}
+	t = lasync_tenants_get(lasync_daemon_tenants(m->d), job->key);
+	if (t == NULL) {
+		lasync_job_finish(job, LASYNC_DEAD, 0, "unknown_tenant",
+				  "tenant %s is not configured", job->key);
+		goto out;
+	}
+	if (t->vendor != m->vendor || (int)mj->snap->vendor != m->vendor) {
+		lasync_job_finish(job, LASYNC_DEAD, 0, "wrong_vendor",
+				  "snapshot of vendor %d for a %s tenant",
+				  (int)mj->snap->vendor,
+				  lasync_vendor_name(t->vendor));
+		goto out;
+	}
+	if (decode_docs(m, mj->snap, docs, bufs, err, sizeof(err)) != 0) {
+		lasync_job_finish(job, LASYNC_DEAD, 0, "parse", "%s", err);
+		goto out;
+	}
+	mapper_limits lim = {(size_t)m->max_doc_bytes, 0};
+
+	if (ad->parse(docs, mj->snap->n_documents, t->brin, t->dependance,
+		      &lim, &school, err, sizeof(err)) != 0) {
+		lasync_job_finish(job, LASYNC_DEAD, 0, "parse", "%s", err);
+		goto out;
+	}
+	mapper_rules_in in = {school,	    t->tenant_id, t->brin,
+			      t->dependance, &t->settings, mj->snap->sync_date};
+
+	desired = mapper_rules_apply(&in, &stats, err, sizeof(err));
+	if (desired == NULL) {
+		lasync_job_finish(job, LASYNC_DEAD, 0, "rules", "%s", err);
+		goto out;
+	}
+	if (load_expected(m, t->tenant_id, &expected, &mj->marker, err,
+			  sizeof(err)) != 0) {
+		lasync_job_finish(job, LASYNC_RETRY, 0, "redis", "%s", err);
+		goto out;
+	}
+	if (expected != NULL &&
+	    expected->generation > mj->snap->header->generation) {
+		char why[160];
+
+		snprintf(why, sizeof(why),
+			 "snapshot generation %lld is older than the expected "
+			 "state's %lld",
+			 (long long)mj->snap->header->generation,
+			 (long long)expected->generation);
+		if (send_result(m, job, mj,
+				LASYNC__V1__OUTCOME__OUTCOME_SUPERSEDED,
+				"superseded", why, NULL, NULL) == 0)
+			lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
+		goto out;
+	}
+	mapper_diff_in din = {
+		.tenant_id = t->tenant_id,
+		.vendor = m->vendor,
+		.generation = mj->snap->header->generation,
+		.desired = desired,
+		.expected = expected,
+		.full = mj->snap->full || mj->marker != NULL,
+		.link_staff = t->settings.link_staff_to_groups,
+	};
+	bool reconcile = expected == NULL || din.full;
+
+	next = mapper_diff(&din, &ops);
+	lasync_metric_add(m_records,
+			  (double)(stats.students + stats.guardians +
+				   stats.staff + stats.groups),
+			  m->vendor_name);
+	lasync_info("mapped",
+		    "tenant=%s sync=%s sync_date=%s students=%zu "
+		    "guardians=%zu staff=%zu groups=%zu under4=%zu leavers=%zu "
+		    "dropped_relations=%zu reconcile=%d ops=%zu",
+		    job->key, mj->snap->header->sync_id, mj->snap->sync_date,
+		    stats.students, stats.guardians, stats.staff, stats.groups,
+		    stats.under4_skipped, stats.leavers,
+		    school->n_dropped_relations, reconcile, ops.n);
+	if (t->state == LASYNC_TENANT_FIRST_RUN_PENDING) {
+		if (send_result(m, job, mj, LASYNC__V1__OUTCOME__OUTCOME_HELD,
+				"first_run_pending",
+				"first run pending: mapped, nothing applied",
+				&ops.counts, NULL) == 0)
+			lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
+		goto out;
+	}
+	if (ops.n == 0) {
+		state_blob(mj, next);
+		if (send_result(m, job, mj, LASYNC__V1__OUTCOME__OUTCOME_OK,
+				NULL, NULL, &ops.counts, NULL) == 0)
+			lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
+		goto out;
+	}
+	if (produce_parts(m, job, mj, &ops, reconcile, err, sizeof(err)) !=
+	    0) {
+		lasync_job_finish(job, LASYNC_RETRY, 0, "kafka_produce", "%s",
+				  err);
+		goto out;
+	}
+	state_blob(mj, next);
+	lasync_metric_add(m_ops, (double)ops.n, m->vendor_name);
+	lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
+out:
+	lasync_metric_observe(m_map_seconds,
+			      (double)(lasync_now_ms() - mj->started) / 1000.0,
+			      m->vendor_name);
+	mapper_ops_free(&ops);
+	lasync_state_free(next);
+	lasync_state_free(expected);
+	lasync_state_free(desired);
+	lasync_school_free(school);
+	for (size_t i = 0; i < MAX_DOCS; i++)
+		free(bufs[i]);
+}
+
+/* mapper_acked - the change set is safely in Kafka: record the expected
+ * state, and clear the reconcile marker this sync answered */
+int mapper_acked(void *ctx, lasync_job *job, char *err, size_t errlen)
+{
+	static const char lua[] =
+		"redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) "
+		"if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] "
+		"then redis.call('DEL', KEYS[2]) end return 1";
+	mapper *m = ctx;
+	mjob *mj = job->state;
+	char k1[256], k2[256], ttl[24];
+	redisReply *rep;
+
+	if (mj == NULL || !mj->write_state)
+		return 0;
+	key_expected(m, job->key, k1, sizeof(k1));
+	key_marker(m, job->key, k2, sizeof(k2));
+	snprintf(ttl, sizeof(ttl), "%ld", m->state_ttl_s);
+	const char *argv[] = {"EVAL", lua, "2", k1, k2,
+			      (const char *)mj->state, ttl,
+			      mj->marker ? mj->marker : ""};
+	size_t lens[] = {4,
+			 sizeof(lua) - 1,
+			 1,
+			 strlen(k1),
+			 strlen(k2),
+			 mj->state_len,
+			 strlen(ttl),
+			 mj->marker ? strlen(mj->marker) : 0};
+
+	rep = lasync_redis_cmd(lasync_daemon_redis(m->d), 8, argv, lens, err,
+			       errlen);
+	if (rep == NULL)
+		return -1;
+	freeReplyObject(rep);
+	mj->write_state = false;
+	return 0;
+}
+
+void mapper_abandon(void *ctx, lasync_job *job)
+{
+	mapper_release(ctx, job);
+}
+
+void mapper_release(void *ctx, lasync_job *job)
+{
+	(void)ctx;
+	mjob_free(job->state);
+	job->state = NULL;
+}
+
+void mapper_dead(void *ctx, lasync_job *job, const char *cls,
+		 const char *error)
+{
+	mapper *m = ctx;
+	mjob *mj = job->state;
+	char err[256];
+
+	if (mj == NULL || mj->snap == NULL || mj->snap->header == NULL)
+		return;
+	lasync_result_info ri = {
+		.tenant_id = job->key,
+		.sync_id = mj->snap->header->sync_id,
+		.generation = mj->snap->header->generation,
+		.vendor = m->vendor,
+		.outcome = LASYNC__V1__OUTCOME__OUTCOME_FAILED,
+		.stage = "mapper",
+		.error_class = cls,
+		.reason = error,
+		.started_at_ms = mj->started,
+	};
+	if (lasync_result_send(job, lasync_daemon_prefix(m->d), &ri, err,
+			       sizeof(err)) != 0)
+		lasync_error("result_not_sent", "tenant=%s error=%s", job->key,
+			     lasync_q(err));
+}

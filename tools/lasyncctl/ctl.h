@@ -1,0 +1,56 @@
+/*
+ * ctl.h - lasyncctl, the operator's tool (DESIGN §1, §7).
+ *
+ *   lasyncctl.c    configuration, command table, shared Kafka helpers
+ *   ctl_tenant.c   tenant put | get | list
+ *   ctl_sync.c     sync <tenant> [--full] [--as-of D] [--preview] [--wait S]
+ *   ctl_status.c   status [--json]
+ *   ctl_portal.c   portal <tenant>: what the portal holds now
+ *
+ * Commands print for people on stdout and errors on stderr, and exit 0 on
+ * success, 1 on a failure, 2 on a usage error.
+ */
+#ifndef CTL_H
+#define CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lasync_kafka.h"
+#include "lasync_tenants.h"
+
+typedef struct ctl {
+	char *brokers;
+	char *prefix;
+	char *redis_url;
+	long timeout_ms;
+	char client_id[96];
+} ctl;
+
+typedef int (*ctl_cmd_fn)(ctl *c, int argc, char **argv);
+
+int ctl_tenant(ctl *c, int argc, char **argv);
+int ctl_sync(ctl *c, int argc, char **argv);
+int ctl_status(ctl *c, int argc, char **argv);
+int ctl_portal(ctl *c, int argc, char **argv);
+int ctl_topics(ctl *c, int argc, char **argv);
+
+/* ctl_topic - "<prefix>.<suffix>[.<vendor>]" into buf */
+const char *ctl_topic(ctl *c, char *buf, size_t len, const char *suffix,
+		      const char *vendor);
+
+/* ctl_tenants - the current tenants table, read to the end (caller frees) */
+lasync_tenants *ctl_tenants(ctl *c);
+
+/* ctl_reader - a group-less consumer for reading topics (caller destroys) */
+rd_kafka_t *ctl_reader(ctl *c);
+
+/* ctl_produce - produce one message and wait for its acknowledgement */
+int ctl_produce(ctl *c, const char *topic, const char *key, const void *val,
+		size_t len);
+
+/* ctl_die - print "lasyncctl: <msg>" and exit(1) */
+_Noreturn void ctl_die(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+#endif /* CTL_H */
