@@ -127,7 +127,7 @@ static int connect_now(lasync_redis *r, char *err, size_t errlen)
 	}
 	r->ctx = redisConnectWithTimeout(r->host, r->port, tv);
 	if (r->ctx == NULL || r->ctx->err) {
-		snprintf(err, errlen, "redis %s:%d: %s", r->host, r->port,
+		snprintf(err, errlen, "redis %s:%d: %.100s", r->host, r->port,
 			 r->ctx ? r->ctx->errstr : "cannot allocate context");
 		drop(r, err);
 		return -1;
@@ -162,7 +162,8 @@ redisReply *lasync_redis_cmd(lasync_redis *r, int argc, const char **argv,
 		return NULL;
 	rep = redisCommandArgv(r->ctx, argc, argv, lens);
 	if (rep == NULL) {
-		snprintf(err, errlen, "redis %s: %s", argv[0], r->ctx->errstr);
+		snprintf(err, errlen, "redis %.16s: %.100s", argv[0],
+			 r->ctx->errstr);
 		drop(r, err);
 		return NULL;
 	}

@@ -9,8 +9,8 @@
  * expected state.  Attribute values are canonical JSON (lasync_attr.h).
  *
  * Ownership: a state owns its resources; a resource owns its strings.
- * Building: lasync_state_user()/lasync_state_group() return the resource
- * for an externalId, creating it on first use; lasync_state_set() and
+ * Building: lasync_state_resource() returns the resource for a type and
+ * externalId, creating it on first use; lasync_state_set() and
  * lasync_state_member() fill it.  lasync_state_finish() sorts everything so
  * that lookups (bsearch) and diffs (merge walk) work; call it once after
  * building, and before encoding, diffing or looking up.

@@ -31,7 +31,7 @@ void lasync_settings_defaults(lasync_settings *s)
 	s->schedule = lasync_xstrdup("nightly");
 }
 
-static void settings_free(lasync_settings *s)
+void lasync_settings_free(lasync_settings *s)
 {
 	free(s->default_staff_role);
 	free(s->new_profiles);
@@ -56,7 +56,7 @@ void lasync_tenant_free(lasync_tenant *t)
 	free(t->portal_base_url);
 	free(t->portal_token_ref);
 	free(t->webhook_secret_ref);
-	settings_free(&t->settings);
+	lasync_settings_free(&t->settings);
 	for (size_t i = 0; i < t->n_group_links; i++) {
 		free(t->group_links[i].external_id);
 		free(t->group_links[i].portal_id);

@@ -65,6 +65,10 @@ typedef struct lasync_tenant {
 /* lasync_settings_defaults - fill s with the documented defaults */
 void lasync_settings_defaults(lasync_settings *s);
 
+/* lasync_settings_free - release the strings of settings filled by
+ * lasync_settings_defaults() (the struct itself is the caller's) */
+void lasync_settings_free(lasync_settings *s);
+
 /* lasync_tenant_free - release a tenant and everything it owns */
 void lasync_tenant_free(lasync_tenant *t);
 

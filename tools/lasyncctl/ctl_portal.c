@@ -115,6 +115,7 @@ int ctl_portal(ctl *c, int argc, char **argv)
 {
 	static const char *const kinds[] = {"student", "guardian", "staff",
 					    NULL};
+	static const char *const titles[] = {"students", "guardians", "staff"};
 	char err[512];
 	lasync_tenants *tt;
 	lasync_tenant *t;
@@ -156,7 +157,7 @@ int ctl_portal(ctl *c, int argc, char **argv)
 						       gs[i], "displayName")),
 					       "?")));
 	for (size_t k = 0; kinds[k] != NULL; k++) {
-		printf("\n%ss:\n", kinds[k]);
+		printf("\n%s:\n", titles[k]);
 		for (size_t i = 0; i < nu; i++) {
 			json_t *u = us[i];
 			const char *kind =
