@@ -273,13 +273,13 @@ static char *canon_multi(const lasync_attr_def *def, const json_t *arr)
 
 	if (n == 0)
 		return NULL;
-	if (def->subattrs == NULL)
-		return lasync_json_canon(arr);
 	parts = lasync_xcalloc(n, sizeof(*parts));
 	json_array_foreach(arr, i, v) {
-		json_t *r = json_is_object(v) ? restrict_elem(v, def->subattrs,
-							      false)
-					      : json_incref(v);
+		/* Without owned sub-attributes (R8 rows) the whole element is
+		 * owned; it is still sorted like every MULTI value. */
+		json_t *r = json_is_object(v) && def->subattrs != NULL
+				    ? restrict_elem(v, def->subattrs, false)
+				    : json_incref(v);
 
 		parts[i] = lasync_json_canon(r);
 		json_decref(r);
