@@ -404,6 +404,17 @@ const char *lasync_kafka_header(const rd_kafka_message_t *m, const char *name,
 	return buf;
 }
 
+/* retriable - errors a just-created topic shows for a moment */
+static bool retriable(rd_kafka_resp_err_t e)
+{
+	return e == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+	       e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+	       e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+	       e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
+	       e == RD_KAFKA_RESP_ERR__TRANSPORT ||
+	       e == RD_KAFKA_RESP_ERR__TIMED_OUT;
+}
+
 int lasync_kafka_catch_up(rd_kafka_t *rk, const char *topic, int64_t start,
 			  int timeout_ms,
 			  void (*fn)(void *ctx, const rd_kafka_message_t *m),
@@ -420,8 +431,20 @@ int lasync_kafka_catch_up(rd_kafka_t *rk, const char *topic, int64_t start,
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
 		   timeout_ms;
-	e = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
-	if (e != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1 ||
+	for (;;) {
+		e = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+		if (e != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1 ||
+		    !retriable(md->topics[0].err))
+			break;
+		rd_kafka_metadata_destroy(md);
+		md = NULL;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 > deadline)
+			break;
+		nanosleep(&(struct timespec){0, 100 * 1000000L}, NULL);
+	}
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR || md == NULL ||
+	    md->topic_cnt != 1 ||
 	    md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		snprintf(err, errlen, "topic %s: %s", topic,
 			 rd_kafka_err2str(e ? e
@@ -436,8 +459,19 @@ int lasync_kafka_catch_up(rd_kafka_t *rk, const char *topic, int64_t start,
 	for (int p = 0; p < np; p++) {
 		int64_t lo;
 
-		e = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hwm[p],
-						     timeout_ms);
+		/* A topic created a moment ago may not have a leader yet:
+		 * retriable errors are retried until the deadline. */
+		for (;;) {
+			e = rd_kafka_query_watermark_offsets(
+				rk, topic, p, &lo, &hwm[p], timeout_ms);
+			if (!retriable(e))
+				break;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			if ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 >
+			    deadline)
+				break;
+			nanosleep(&(struct timespec){0, 100 * 1000000L}, NULL);
+		}
 		if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
 			snprintf(err, errlen, "topic %s [%d]: %s", topic, p,
 				 rd_kafka_err2str(e));
