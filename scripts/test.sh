@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# test.sh - every test of lasync, exactly as CI runs it (.ci/run calls this).
+#
+# Usage: scripts/test.sh [--fuzz-seconds N] [--keep-stack] [-- PYTEST-ARGS...]
+#
+#   1. install what is missing (scripts/deps.sh)
+#   2. build with AddressSanitizer + UBSan (build/asan)
+#   3. C unit tests (ctest -L unit)
+#   4. start the *test* instance of the development stack from a clean
+#      state (its own ports, so a running demo is not disturbed), with the
+#      LAS simulator serving a scratch copy of fixtures/las
+#   5. Python unit, integration and end-to-end tests (pytest) against the
+#      real Kafka, Redis, portal, SMTP sink and LAS simulator
+#   6. libFuzzer targets, each for --fuzz-seconds (default 60)
+#   7. stop the test stack (unless --keep-stack)
+#
+# Exits non-zero when anything fails; a missing component is a failure,
+# never a skip.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+FUZZ_SECONDS=60
+KEEP=0
+PYTEST_ARGS=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--fuzz-seconds) FUZZ_SECONDS=$2; shift 2 ;;
+	--keep-stack) KEEP=1; shift ;;
+	--) shift; PYTEST_ARGS=("$@"); break ;;
+	*) echo "usage: scripts/test.sh [--fuzz-seconds N] [--keep-stack] [-- PYTEST-ARGS...]" >&2; exit 2 ;;
+	esac
+done
+
+step() { printf '\n== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
+T0=$(date +%s)
+
+step "dependencies"
+scripts/deps.sh
+
+step "build: ASan + UBSan"
+BUILD=$(scripts/build.sh asan | tail -n 1)
+
+step "C unit tests"
+ctest --test-dir "$BUILD" -L unit --output-on-failure -j 2
+
+step "test stack"
+STATE="$ROOT/.local/stack/test"
+scripts/stack.sh reset --instance test >/dev/null
+mkdir -p "$STATE/las"
+cp -r "$ROOT/fixtures/las/." "$STATE/las/"
+export LASYNC_LASSIM_FIXTURES="$STATE/las"
+if [ "$KEEP" -eq 0 ]; then
+	trap 'scripts/stack.sh stop --instance test >/dev/null 2>&1 || true' EXIT
+fi
+scripts/stack.sh start --instance test
+eval "$(scripts/stack.sh env --instance test)"
+export LASYNC_BUILD_DIR="$BUILD"
+
+step "Python unit, integration and end-to-end tests"
+.local/venv/bin/python -m pytest -q -p no:cacheprovider tests/unit_py tests/integration tests/e2e \
+	"${PYTEST_ARGS[@]}"
+
+if [ "$FUZZ_SECONDS" -gt 0 ]; then
+	step "fuzzing (${FUZZ_SECONDS}s per target)"
+	scripts/fuzz.sh "$FUZZ_SECONDS"
+fi
+
+step "all tests passed in $(( $(date +%s) - T0 ))s"
