@@ -15,7 +15,9 @@ int lasync_parse_long(const char *s, long min, long max, long *out)
 	char *end;
 	long v;
 
-	if (s == NULL || *s == '\0')
+	/* strtol would skip leading white space: strict means digits only,
+	 * with an optional sign */
+	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
 		return -1;
 	errno = 0;
 	v = strtol(s, &end, 10);
