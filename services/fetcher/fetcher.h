@@ -58,11 +58,20 @@ extern const fetcher_vendor fetcher_parnassys;
 /* fetcher_vendor_for - the adapter of a vendor, or NULL */
 const fetcher_vendor *fetcher_vendor_for(int vendor);
 
-/* fetcher_soap_fault - if body is a SOAP Fault, fill faultstring (and, for
- * UWLR authorisation faults, the code and koppeling label) and return true */
-bool fetcher_soap_fault(const char *body, size_t len, char *faultstring,
-			size_t flen, char *code, size_t clen, char *label,
-			size_t llen);
+/* A SOAP 1.1 Fault, as far as lasync reads it. */
+typedef struct fetcher_fault {
+	char faultcode[64];	/* local part: "Client", "Server", ... */
+	char faultstring[256];
+	char code[64];		/* UWLR autorisatiefout code, e.g. KOPPELING_LABEL */
+	char label[128];	/* UWLR autorisatiefout koppeling */
+} fetcher_fault;
+
+/* fetcher_soap_fault - is body a SOAP Fault?  Fills f when it is. */
+bool fetcher_soap_fault(const char *body, size_t len, fetcher_fault *f);
+
+/* fetcher_fault_transient - a Server fault with a 5xx status may pass; a
+ * Client fault (bad request, unknown school, refused key) will not */
+bool fetcher_fault_transient(const fetcher_fault *f, long status);
 
 /* fetcher_schooljaar - the school year of a date: "2026 / 2027" with sep
  * " / " (ParnasSys) or "-" (ESIS); a new year starts 1 August */

@@ -51,7 +51,7 @@ static fetch_verdict ps_judge(const lasync_tenant *t, size_t i,
 			      const lasync_http_result *r, char *cls,
 			      size_t clen, char *reason, size_t rlen)
 {
-	char fs[256], code[64], label[128];
+	fetcher_fault f;
 
 	(void)t;
 	if (r->curl != CURLE_OK) {
@@ -68,12 +68,15 @@ static fetch_verdict ps_judge(const lasync_tenant *t, size_t i,
 			 r->status, ps_ops[i]);
 		return FETCH_PERMANENT;
 	}
-	if (fetcher_soap_fault(r->body, r->len, fs, sizeof(fs), code,
-			       sizeof(code), label, sizeof(label))) {
-		snprintf(cls, clen, "las_fault");
-		snprintf(reason, rlen, "ParnasSys %s fault: %s", ps_ops[i],
-			 fs[0] ? fs : "(no faultstring)");
-		return FETCH_PERMANENT;
+	if (fetcher_soap_fault(r->body, r->len, &f)) {
+		bool transient = fetcher_fault_transient(&f, r->status);
+
+		snprintf(cls, clen, transient ? "las_server" : "las_fault");
+		snprintf(reason, rlen, "ParnasSys %s fault (HTTP %ld, %s): %s",
+			 ps_ops[i], r->status,
+			 f.faultcode[0] ? f.faultcode : "no faultcode",
+			 f.faultstring[0] ? f.faultstring : "(no faultstring)");
+		return transient ? FETCH_TRANSIENT : FETCH_PERMANENT;
 	}
 	if (r->status != 200) {
 		snprintf(cls, clen, "las_http");

@@ -48,19 +48,12 @@ static bool contains(const char *hay, size_t len, const char *needle)
 	return false;
 }
 
-bool fetcher_soap_fault(const char *body, size_t len, char *faultstring,
-			size_t flen, char *code, size_t clen, char *label,
-			size_t llen)
+bool fetcher_soap_fault(const char *body, size_t len, fetcher_fault *f)
 {
 	xmlTextReaderPtr r;
 	bool fault = false;
 
-	if (flen)
-		faultstring[0] = '\0';
-	if (clen)
-		code[0] = '\0';
-	if (llen)
-		label[0] = '\0';
+	memset(f, 0, sizeof(*f));
 	if (len == 0 || len > 1024 * 1024 || !contains(body, len, "Fault"))
 		return false;
 	r = xmlReaderForMemory(body, (int)len, NULL, NULL,
@@ -78,15 +71,27 @@ bool fetcher_soap_fault(const char *body, size_t len, char *faultstring,
 
 		if (strcmp(n, "Fault") == 0)
 			fault = true;
+		else if (fault && strcmp(n, "faultcode") == 0)
+			copy_text(r, f->faultcode, sizeof(f->faultcode));
 		else if (fault && strcmp(n, "faultstring") == 0)
-			copy_text(r, faultstring, flen);
+			copy_text(r, f->faultstring, sizeof(f->faultstring));
 		else if (fault && strcmp(n, "code") == 0)
-			copy_text(r, code, clen);
+			copy_text(r, f->code, sizeof(f->code));
 		else if (fault && strcmp(n, "koppeling") == 0)
-			copy_text(r, label, llen);
+			copy_text(r, f->label, sizeof(f->label));
 	}
 	xmlFreeTextReader(r);
+	/* "soap:Server" -> "Server" */
+	char *colon = strrchr(f->faultcode, ':');
+
+	if (colon != NULL)
+		memmove(f->faultcode, colon + 1, strlen(colon + 1) + 1);
 	return fault;
+}
+
+bool fetcher_fault_transient(const fetcher_fault *f, long status)
+{
+	return status >= 500 && strcmp(f->faultcode, "Server") == 0;
 }
 
 void fetcher_schooljaar(const char *date, const char *sep, char *out,

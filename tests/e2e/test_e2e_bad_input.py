@@ -1,0 +1,119 @@
+"""Bad input gets a clear error naming its cause and loses nothing else.
+
+Each case runs next to a healthy tenant whose sync must still succeed:
+malformed LAS XML, a refused LAS key, an oversized document, a LAS that
+fails for a while, and a poison message on a topic (which ends in that
+topic's dead-letter topic while its partition keeps flowing).
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+from harness import ROOT, env
+from test_e2e_parnassys import KEY, check_example_portal
+
+EXAMPLE = ROOT / "fixtures" / "las" / "parnassys" / "99ZZ"
+
+
+def two_tenants(pipeline, **start):
+    """'good' is the example school; 'other' is a copy of it under BRIN 98YY."""
+    pipeline.las.add_school_from(EXAMPLE, "parnassys", "98YY", "other-key", {"99ZZ": "98YY"})
+    pipeline.tenant("good", brin="99ZZ", key=KEY)
+    pipeline.tenant("other", brin="98YY", key="other-key")
+    pipeline.start(**start)
+
+
+def result_line(out: str) -> str:
+    return next((line for line in out.splitlines() if line.startswith("sync ") and ": " in line
+                 and "requested" not in line), out)
+
+
+def test_malformed_las_xml_fails_that_sync_only(pipeline):
+    two_tenants(pipeline)
+    try:
+        pipeline.las.faults({"vendor": "parnassys", "school": "98YY", "operation": "getLeerlingen",
+                             "body": "malformed", "count": 1})
+        bad = pipeline.sync("other", check=False)
+        line = result_line(bad.stdout)
+        assert bad.returncode == 1 and "failed (stage mapper)" in line, bad.stdout
+        assert "getLeerlingen" in line, f"the error must name the document: {line}"
+        assert pipeline.portal.stats(pipeline.portal_tenant("other"))["writes"] == 0
+        good = pipeline.sync("good")
+        assert ": ok (stage applier)" in good.stdout
+        check_example_portal(pipeline.portal, pipeline.portal_tenant("good"))
+        # The fault is gone: the next sync of the same school works.
+        again = pipeline.sync("other")
+        assert ": ok (stage applier)" in again.stdout, again.stdout
+    finally:
+        pipeline.las.faults(None)
+        subprocess.run(["rm", "-rf", str(pipeline.las.school_dir("parnassys", "98YY"))])
+
+
+def test_refused_las_key_is_a_clear_failed_result(pipeline):
+    pipeline.tenant("wrongkey", brin="99ZZ", key="not-the-key")
+    pipeline.start()
+    p = pipeline.sync("wrongkey", check=False)
+    line = result_line(p.stdout)
+    assert p.returncode == 1 and "failed (stage fetcher)" in line, p.stdout
+    assert "leveranciersleutel" in line, line
+    assert pipeline.portal.stats(pipeline.portal_tenant("wrongkey"))["writes"] == 0
+    status = {s["tenant"]: s for s in pipeline.status()}
+    assert status["wrongkey"]["outcome"] == "failed"
+
+
+def test_las_failing_for_a_while_is_retried(pipeline):
+    pipeline.tenant("good", brin="99ZZ", key=KEY)
+    pipeline.start()
+    try:
+        pipeline.las.faults({"vendor": "parnassys", "school": "99ZZ", "status": 503, "count": 2})
+        out = pipeline.sync("good").stdout
+        assert ": ok (stage applier)" in out, out
+        assert "event=job_retry" in pipeline.log_text("fetcher")
+        check_example_portal(pipeline.portal, pipeline.portal_tenant("good"))
+    finally:
+        pipeline.las.faults(None)
+
+
+def test_oversized_document_is_refused_by_name(pipeline):
+    # The example getLeerlingen is 5.6 kB; this fetcher accepts 4 kB.
+    pipeline.tenant("good", brin="99ZZ", key=KEY)
+    pipeline.start(extra={"fetcher": ["--max-doc-bytes", "4096"]})
+    p = pipeline.sync("good", check=False)
+    line = result_line(p.stdout)
+    assert p.returncode == 1 and "failed (stage fetcher)" in line, p.stdout
+    assert "getLeerlingen" in line and "limit" in line, line
+    assert pipeline.portal.stats(pipeline.portal_tenant("good"))["writes"] == 0
+
+
+def kcat(*args: str, data: bytes | None = None) -> str:
+    p = subprocess.run(["kcat", "-b", env("LASYNC_KAFKA_BROKERS"), *args], input=data,
+                       capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr.decode(errors="replace")
+    return p.stdout.decode(errors="replace")
+
+
+def test_poison_message_goes_to_dlq_and_the_partition_flows(pipeline):
+    two_tenants(pipeline)
+    try:
+        snapshots = f"{pipeline.prefix}.snapshots.parnassys"
+        changes = f"{pipeline.prefix}.portal-changes"
+        # Garbage keyed by the tenants, so it lands on their partitions,
+        # ahead of their real events.
+        for topic in (snapshots, changes):
+            for key in ("good", "other"):
+                kcat("-P", "-t", topic, "-k", key, data=b"\x08\xff\xffnot a protobuf")
+        assert ": ok (stage applier)" in pipeline.sync("good").stdout
+        assert ": ok (stage applier)" in pipeline.sync("other").stdout
+        check_example_portal(pipeline.portal, pipeline.portal_tenant("good"))
+        for topic in (snapshots, changes):
+            out = kcat("-C", "-t", f"{topic}.dlq", "-e", "-q", "-f",
+                       "%k|%h\\n")
+            lines = [line for line in out.splitlines() if line.strip()]
+            assert len(lines) == 2, out
+            for line in lines:
+                assert f"lasync.origin.topic={topic}" in line, line
+                assert "lasync.error.class=decode" in line, line
+                assert "lasync.origin.offset=" in line and "lasync.stage=" in line, line
+    finally:
+        subprocess.run(["rm", "-rf", str(pipeline.las.school_dir("parnassys", "98YY"))])
