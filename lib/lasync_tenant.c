@@ -132,7 +132,18 @@ static bool valid_dependance(const char *s)
 	       isdigit((unsigned char)s[1]);
 }
 
-/* local_host - does the URL's host name this machine? */
+/* host_is - does the URL's host part start with name and end right
+ * after it (port, path or nothing follows)? */
+static bool host_is(const char *h, const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncmp(h, name, n) == 0 &&
+	       (h[n] == '\0' || h[n] == ':' || h[n] == '/');
+}
+
+/* local_host - does the URL's host name this machine?  The whole host must
+ * match: "localhost.example.org" and "localhost@example.org" do not. */
 static bool local_host(const char *url)
 {
 	const char *h = strstr(url, "://");
@@ -140,8 +151,8 @@ static bool local_host(const char *url)
 	if (h == NULL)
 		return false;
 	h += 3;
-	return strncmp(h, "127.0.0.1", 9) == 0 ||
-	       strncmp(h, "localhost", 9) == 0 || strncmp(h, "[::1]", 5) == 0;
+	return host_is(h, "127.0.0.1") || host_is(h, "localhost") ||
+	       host_is(h, "[::1]");
 }
 
 static bool valid_url(const char *s)
