@@ -241,9 +241,9 @@ static char *get_ref(vctx *v, json_t *obj, const char *where,
 	char *s = get_str(v, obj, where, key, required);
 
 	if (s != NULL && !lasync_secret_valid_ref(s)) {
-		verr(v, "%s.%s must be a secret reference (env:NAME or "
+		verr(v, "%s%s%s must be a secret reference (env:NAME or "
 			"file:/path), not a value",
-		     where, key);
+		     where, *where ? "." : "", key);
 		free(s);
 		return NULL;
 	}
