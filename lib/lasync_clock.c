@@ -60,7 +60,9 @@ int64_t lasync_mono_ms(void)
 
 void lasync_date_amsterdam(int64_t t_ms, char out[11])
 {
-	time_t t = (time_t)(t_ms / 1000);
+	/* Round towards minus infinity: -1 ms is still the second before
+	 * the epoch, not the epoch itself. */
+	time_t t = (time_t)(t_ms / 1000 - (t_ms % 1000 < 0 ? 1 : 0));
 	struct tm tm;
 
 	localtime_r(&t, &tm);
