@@ -130,10 +130,20 @@ void lasync_digest_final(lasync_digest *d, char out[LASYNC_ID_LEN])
 uint8_t *lasync_zstd_compress(const void *src, size_t len, int level,
 			      size_t *out_len)
 {
-	size_t cap = ZSTD_compressBound(len);
+	/* 4 bytes of frame checksum let decompression tell corrupt data
+	 * from a valid document (zstd alone cannot, and consumers run with
+	 * check.crcs=false); frames without one still decompress. */
+	size_t cap = ZSTD_compressBound(len) + 4;
 	uint8_t *dst = lasync_xmalloc(cap);
-	size_t n = ZSTD_compress(dst, cap, src, len, level);
+	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+	size_t n;
 
+	if (cctx == NULL)
+		lasync_panic_oom();
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+	n = ZSTD_compress2(cctx, dst, cap, src, len);
+	ZSTD_freeCCtx(cctx);
 	if (ZSTD_isError(n))
 		lasync_panic_oom(); /* only allocation can fail with a bound */
 	*out_len = n;
