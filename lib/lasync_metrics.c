@@ -263,9 +263,16 @@ void lasync_metric_remove(lasync_metric *m, ...)
 	pthread_mutex_lock(&reg_lock);
 	child *c = child_get(m, ap, false);
 
-	/* Tombstone: keep the slot so probing stays correct. */
-	if (c != NULL)
+	/* Tombstone: keep the slot so probing stays correct, but forget the
+	 * values, so a child that comes back starts from nothing. */
+	if (c != NULL) {
 		c->live = 0;
+		c->value = 0;
+		c->count = 0;
+		if (c->buckets != NULL)
+			memset(c->buckets, 0,
+			       (m->n_bounds + 1) * sizeof(*c->buckets));
+	}
 	pthread_mutex_unlock(&reg_lock);
 	va_end(ap);
 }
