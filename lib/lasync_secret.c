@@ -55,10 +55,11 @@ char *lasync_secret_resolve(const char *ref, char *err, size_t errlen)
 		snprintf(err, errlen, "secret %s: %s", ref, strerror(errno));
 		return NULL;
 	}
-	char *buf = lasync_xmalloc(SECRET_MAX + 1);
+	char *buf = lasync_xmalloc(SECRET_MAX + 2);
 	size_t n = fread(buf, 1, SECRET_MAX + 1, f);
 
 	fclose(f);
+	buf[n] = '\0'; /* lasync_secret_free wipes up to the terminator */
 	if (n > SECRET_MAX) {
 		lasync_secret_free(buf);
 		snprintf(err, errlen, "secret %s: larger than %d bytes", ref,
