@@ -177,6 +177,27 @@ def test_example_school_end_to_end(pipeline):
     check_example_portal(pipeline.portal, tenant)
 
 
+# Personal data of the example school that must never reach a log line or a
+# metric: names, street, postcode, phone numbers, e-mail addresses.
+PERSONAL = ["Emma", "Vries", "Daan", "Jansen", "Sara", "Anna", "Pieter", "Fatima", "Amrani",
+            "Marieke", "Smit", "Yilmaz", "Ingrid", "Lindelaan", "Kastanjestraat", "1234 AB",
+            "030-1234567", "06-12345678", "06-22223333", "example.nl", "Example.NL", "Utrecht",
+            "Noah", "Bakker"]
+
+
+def test_logs_and_metrics_carry_no_personal_data(pipeline):
+    pipeline.tenant("delinde", brin="99ZZ", key=KEY)
+    pipeline.start(extra={d: ["--log-level", "debug"] for d in ("fetcher", "mapper", "applier")})
+    pipeline.sync("delinde")
+    pipeline.sync("delinde", full=True)
+    texts = {name: pipeline.log_text(name) for name in pipeline.daemons}
+    texts.update({f"{name} /metrics": "\n".join(f"{k} {v}" for k, v in d.metrics().items())
+                  for name, d in pipeline.daemons.items()})
+    for where, text in texts.items():
+        leaked = [w for w in PERSONAL if w in text]
+        assert not leaked, f"{where} contains personal data: {leaked}"
+
+
 def test_redis_loss_costs_work_not_duplicates(pipeline):
     """With the expected state and every idempotency key gone, the next sync
     reconciles against the portal and creates nothing twice."""
