@@ -29,7 +29,8 @@
 #
 # Environment: LASYNC_STACK_TIMEOUT (seconds to wait for each component;
 # default 90 for kafka, 30 for the others), LASYNC_LASSIM_FIXTURES (fixtures
-# of the LAS simulator; default fixtures/las).
+# of the LAS simulator; default a scratch copy of fixtures/las in the state
+# directory, made when missing).
 #
 # Exit status: 0 on success; 1 on failure, with a message naming the
 # component and its log file; 2 on a usage error; 3 from status when a
@@ -368,8 +369,20 @@ lassim_log() { echo "$STATE/lassim/lassim.out"; }
 
 lassim_available() { [ -f "$LASSIM_PY" ]; }
 
+# The simulator serves a scratch copy of fixtures/las kept in the instance's
+# state (seeded on first start), so tests and the demo may add or change
+# schools without touching the repository; LASYNC_LASSIM_FIXTURES overrides.
+lassim_fixtures() {
+	echo "${LASYNC_LASSIM_FIXTURES:-$STATE/las}"
+}
+
 lassim_start() {
-	local fixtures="${LASYNC_LASSIM_FIXTURES:-$ROOT/fixtures/las}"
+	local fixtures
+	fixtures=$(lassim_fixtures)
+	if [ ! -d "$fixtures" ]; then
+		mkdir -p "$fixtures"
+		cp -r "$ROOT/fixtures/las/." "$fixtures/"
+	fi
 	need_venv lassim
 	check_ports lassim "$LASSIM_PORT"
 	mkdir -p "$STATE/lassim"
@@ -462,6 +475,7 @@ write_env() {
 		printf 'export LASYNC_LASSIM_URL=%q\n' "http://127.0.0.1:$LASSIM_PORT"
 		printf 'export LASYNC_SMTP_URL=%q\n' "smtp://127.0.0.1:$SMTP_PORT"
 		printf 'export LASYNC_SMTP_MAILDIR=%q\n' "$STATE/mail"
+		printf 'export LASYNC_LASSIM_FIXTURES=%q\n' "$(lassim_fixtures)"
 	} >"$STATE/env.tmp"
 	mv "$STATE/env.tmp" "$STATE/env"
 }

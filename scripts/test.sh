@@ -7,8 +7,8 @@
 #   2. build with AddressSanitizer + UBSan (build/asan)
 #   3. C unit tests (ctest -L unit)
 #   4. start the *test* instance of the development stack from a clean
-#      state (its own ports, so a running demo is not disturbed), with the
-#      LAS simulator serving a scratch copy of fixtures/las
+#      state (its own ports, so a running demo is not disturbed); its LAS
+#      simulator serves a scratch copy of fixtures/las
 #   5. Python unit, integration and end-to-end tests (pytest) against the
 #      real Kafka, Redis, portal, SMTP sink and LAS simulator
 #   6. libFuzzer targets, each for --fuzz-seconds (default 60)
@@ -45,11 +45,10 @@ step "C unit tests"
 ctest --test-dir "$BUILD" -L unit --output-on-failure -j 2
 
 step "test stack"
-STATE="$ROOT/.local/stack/test"
+# A clean instance: its LAS simulator serves a fresh scratch copy of
+# fixtures/las (see scripts/stack.sh), which tests may add schools to.
+unset LASYNC_LASSIM_FIXTURES
 scripts/stack.sh reset --instance test >/dev/null
-mkdir -p "$STATE/las"
-cp -r "$ROOT/fixtures/las/." "$STATE/las/"
-export LASYNC_LASSIM_FIXTURES="$STATE/las"
 if [ "$KEEP" -eq 0 ]; then
 	trap 'scripts/stack.sh stop --instance test >/dev/null 2>&1 || true' EXIT
 fi
