@@ -210,6 +210,8 @@ static void fetch_done(fjob *fj)
 	snap.sync_date = fj->sync_date;
 	snap.full = fj->req->full;
 	snap.preview = fj->req->preview;
+	snap.as_of = fj->req->as_of;
+	snap.approved_deactivations = fj->req->approved_deactivations;
 	for (size_t i = 0; i < f->v->n_ops; i++) {
 		lasync__v1__document__init(&docs[i]);
 		docs[i].name = (char *)f->v->ops[i];
