@@ -25,6 +25,7 @@
 #define LASYNC_T_CHANGES "portal-changes"
 #define LASYNC_T_RESULTS "sync-results"
 #define LASYNC_T_SUGGESTIONS "suggestions"
+#define LASYNC_T_HELD "held-syncs" /* compacted, R17 */
 #define LASYNC_T_DLQ_SUFFIX ".dlq"
 
 /* Largest event: 16 MiB of payload plus protobuf and Kafka overhead. */

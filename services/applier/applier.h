@@ -91,6 +91,9 @@ void applier_op_free(oprun *run);
 /* applier_op_created / _patched - did the operation POST / PATCH? */
 bool applier_op_created(const oprun *run);
 bool applier_op_patched(const oprun *run);
+/* applier_op_members - members a membership operation added / removed */
+void applier_op_members(const oprun *run, unsigned *added,
+			unsigned *removed);
 
 /* --- applier_job.c (used by applier_op.c) ---------------------------- */
 

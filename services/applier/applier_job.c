@@ -321,6 +321,20 @@ static void pump(ajob *aj)
 		part_finished(aj);
 }
 
+/* count_patch - count a PATCH that changed a user's or group's own
+ * attributes as an update or a deactivation */
+static void count_patch(ajob *aj, const Lasync__V1__Operation *op, bool user)
+{
+	if (user && op->n_set == 1 && op->n_remove == 0 &&
+	    strcmp(op->set[0]->path, "active") == 0 &&
+	    strcmp(op->set[0]->json, "false") == 0)
+		aj->counts.users_deactivated++;
+	else if (user)
+		aj->counts.users_updated++;
+	else
+		aj->counts.groups_updated++;
+}
+
 void applier_job_op_done(ajob *aj, size_t idx, op_outcome o,
 			 int retry_after_ms, const char *reason)
 {
@@ -342,22 +356,17 @@ void applier_job_op_done(ajob *aj, size_t idx, op_outcome o,
 			else
 				aj->counts.groups_created++;
 		} else if (applier_op_patched(run)) {
-			if (op->type == LASYNC__V1__OP_TYPE__OP_ADD_MEMBERS)
-				aj->counts.members_added += (uint32_t)op->n_members;
-			else if (op->type ==
-				 LASYNC__V1__OP_TYPE__OP_REMOVE_MEMBERS)
-				aj->counts.members_removed +=
-					(uint32_t)op->n_members;
-			else if (op->type == LASYNC__V1__OP_TYPE__OP_SET_MEMBERS)
-				aj->counts.members_added++;
-			else if (user && op->n_set == 1 && op->n_remove == 0 &&
-				 strcmp(op->set[0]->path, "active") == 0 &&
-				 strcmp(op->set[0]->json, "false") == 0)
-				aj->counts.users_deactivated++;
-			else if (user)
-				aj->counts.users_updated++;
-			else
-				aj->counts.groups_updated++;
+			unsigned added, removed;
+			bool members =
+				op->type == LASYNC__V1__OP_TYPE__OP_ADD_MEMBERS ||
+				op->type == LASYNC__V1__OP_TYPE__OP_REMOVE_MEMBERS ||
+				op->type == LASYNC__V1__OP_TYPE__OP_SET_MEMBERS;
+
+			applier_op_members(run, &added, &removed);
+			aj->counts.members_added += added;
+			aj->counts.members_removed += removed;
+			if (!members)
+				count_patch(aj, op, user);
 		}
 		aj->counts.ops_total++;
 		key(aj, k, sizeof(k), "op", op->op_id);
@@ -368,6 +377,9 @@ void applier_job_op_done(ajob *aj, size_t idx, op_outcome o,
 			lasync_warn("op_unrecorded", "tenant=%s op=%s error=%s",
 				    aj->job->key, op->op_id, lasync_q(err));
 		lasync_metric_add(m_ops, 1, tname, "done");
+		lasync_debug("op_done", "tenant=%s op=%s type=%s ext=%s wrote=%d",
+			     aj->job->key, op->op_id, tname, op->external_id,
+			     applier_op_created(run) || applier_op_patched(run));
 		break;
 	case OP_TRANSIENT:
 		if (!aj->stop) {

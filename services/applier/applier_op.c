@@ -56,7 +56,14 @@ struct oprun {
 	bool retried;
 	bool created;
 	bool patched;
+	unsigned added, removed;	/* members written */
 };
+
+void applier_op_members(const oprun *run, unsigned *added, unsigned *removed)
+{
+	*added = run->added;
+	*removed = run->removed;
+}
 
 bool applier_op_created(const oprun *run)
 {
@@ -655,6 +662,7 @@ static void members_op(oprun *run)
 			json_array_append_new(ops,
 					      json_pack("{s:s,s:s}", "op",
 							"remove", "path", path));
+			run->removed++;
 		}
 	} else {
 		/* ADD and SET: every wanted member must exist. */
@@ -712,11 +720,13 @@ static void members_op(oprun *run)
 				json_array_append_new(
 					ops, json_pack("{s:s,s:s}", "op",
 						       "remove", "path", path));
+				run->removed++;
 			}
 		}
 		json_decref(have);
 		json_decref(want);
 	}
+	run->added = (unsigned)json_array_size(add);
 	if (json_array_size(add) > 0)
 		json_array_append_new(ops, json_pack("{s:s,s:s,s:o}", "op", "add",
 						     "path", "members", "value",

@@ -162,6 +162,19 @@ static bool is_staff(const char *external_id)
 	return strcmp(mapper_op_kind(external_id, k, sizeof(k)), "staff") == 0;
 }
 
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* is_dirty - did a parent edit this profile in the portal (R9)? */
+static bool is_dirty(const mapper_diff_in *in, const char *external_id)
+{
+	return in->n_dirty > 0 &&
+	       bsearch(&external_id, in->dirty, in->n_dirty, sizeof(char *),
+		       cmp_cstr) != NULL;
+}
+
 /* copy_res - a copy of r in st (attributes and members) */
 static lasync_sres *copy_res(lasync_state *st, const lasync_sres *r)
 {
@@ -336,7 +349,7 @@ lasync_state *mapper_diff(const mapper_diff_in *in, mapper_ops *out)
 						 : user_stage(dr);
 			lasync_sres *n = copy_res(next, dr);
 
-			if (reconcile || c < 0)
+			if (reconcile || c < 0 || is_dirty(in, dr->external_id))
 				upsert(out, dr, stage);
 			else
 				patch(out, dr, er, stage);

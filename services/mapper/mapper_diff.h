@@ -50,6 +50,11 @@ typedef struct mapper_diff_in {
 	const lasync_state *expected;	/* finished; NULL: reconcile */
 	bool full;			/* reconcile even with an expected state */
 	bool link_staff;		/* R12: false = never touch staff members */
+	/* R9: externalIds whose owned fields a parent edited in the portal
+	 * (sorted): UPSERTed, so the applier compares them with the portal
+	 * and rewrites what differs, even when the LAS did not change */
+	const char *const *dirty;
+	size_t n_dirty;
 } mapper_diff_in;
 
 /* mapper_diff - fill out with the operations and return the next expected
@@ -57,6 +62,16 @@ typedef struct mapper_diff_in {
 lasync_state *mapper_diff(const mapper_diff_in *in, mapper_ops *out);
 
 void mapper_ops_free(mapper_ops *o);
+
+/* mapper_preview_report - a readable report of the operations for an
+ * operator (mapper_preview.c): what would be created, what would change
+ * field by field (old -> new, from the expected state), what would be
+ * deactivated or orphaned, memberships; held_reason, when not NULL, says
+ * the sync would be held (R17).  Holds names: never log it.  The caller
+ * frees it. */
+char *mapper_preview_report(const mapper_diff_in *in, const mapper_ops *ops,
+			    const char *sync_id, const char *sync_date,
+			    const char *held_reason);
 
 /* mapper_op_kind - the user kind in an externalId "<vendor>:<kind>:<id>"
  * copied into buf ("" when it has none) */

@@ -35,6 +35,7 @@ struct mapper {
 	long max_doc_bytes;
 	long state_ttl_s;
 	char topic_changes[256];
+	char topic_held[256];
 	lasync_param params[4];
 };
 
@@ -45,10 +46,11 @@ typedef struct mjob {
 	uint8_t *state;		/* zstd PortalState to write once acked */
 	size_t state_len;
 	char *marker;		/* reconcile marker seen, to clear */
-	bool failed_result_sent;
+	char **dirty;		/* R9: profiles a parent edited (sorted) */
+	size_t n_dirty;
 } mjob;
 
-static lasync_metric *m_map_seconds, *m_ops, *m_records;
+static lasync_metric *m_map_seconds, *m_ops, *m_records, *m_held;
 
 mapper *mapper_new(void)
 {
@@ -106,6 +108,9 @@ int mapper_init(lasync_daemon *d, void *ctx, char *err, size_t errlen)
 	lasync_daemon_topic(d, m->topic_changes, sizeof(m->topic_changes),
 			    LASYNC_T_CHANGES, NULL);
 	lasync_daemon_declare(d, m->topic_changes, false);
+	lasync_daemon_topic(d, m->topic_held, sizeof(m->topic_held),
+			    LASYNC_T_HELD, NULL);
+	lasync_daemon_declare(d, m->topic_held, true);
 	lasync_daemon_declare(d, lasync_daemon_topic(d, t, sizeof(t),
 						     LASYNC_T_RESULTS, NULL),
 			      false);
@@ -116,6 +121,11 @@ int mapper_init(lasync_daemon *d, void *ctx, char *err, size_t errlen)
 	m_ops = lasync_metric_counter("lasync_mapper_ops_total",
 				      "Portal operations planned, by vendor",
 				      "vendor");
+	m_held = lasync_metric_gauge(
+		"lasync_tenant_held",
+		"1 while the tenant's newest sync is held by the deletion guard "
+		"(R17)",
+		"tenant");
 	m_records = lasync_metric_counter(
 		"lasync_mapper_records_total",
 		"LAS records mapped (students, guardians, staff, groups)",
@@ -131,6 +141,9 @@ static void mjob_free(mjob *mj)
 		lasync__v1__snapshot__free_unpacked(mj->snap, NULL);
 	free(mj->state);
 	free(mj->marker);
+	for (size_t i = 0; i < mj->n_dirty; i++)
+		free(mj->dirty[i]);
+	free(mj->dirty);
 	free(mj);
 }
 
@@ -144,6 +157,17 @@ static void key_marker(mapper *m, const char *tenant, char *buf, size_t len)
 {
 	lasync_redis_key(buf, len, lasync_daemon_prefix(m->d), tenant,
 			 "reconcile", NULL);
+}
+
+static void key_dirty(mapper *m, const char *tenant, char *buf, size_t len)
+{
+	lasync_redis_key(buf, len, lasync_daemon_prefix(m->d), tenant, "dirty",
+			 NULL);
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* send_result - a result for a sync that ends in the mapper */
@@ -177,27 +201,39 @@ static int send_result(mapper *m, lasync_job *job, mjob *mj,
 	return 0;
 }
 
-/* load_expected - the expected state and the reconcile marker; 0 (state
- * may be NULL), or -1 on a Redis error */
-static int load_expected(mapper *m, const char *tenant, lasync_state **out,
-			 char **marker, char *err, size_t errlen)
+/* load_expected - the expected state, the reconcile marker and the dirty
+ * profiles (R9); 0 (state may be NULL), or -1 on a Redis error */
+static int load_expected(mapper *m, const char *tenant, mjob *mj,
+			 lasync_state **out, char *err, size_t errlen)
 {
-	char k1[256], k2[256];
-	const char *a1[] = {"GET", k1}, *a2[] = {"GET", k2};
-	const char *const *argvs[] = {a1, a2};
-	const int argcs[] = {2, 2};
-	redisReply *reps[2] = {NULL, NULL};
+	char k1[256], k2[256], k3[256];
+	const char *a1[] = {"GET", k1}, *a2[] = {"GET", k2},
+		   *a3[] = {"SMEMBERS", k3};
+	const char *const *argvs[] = {a1, a2, a3};
+	const int argcs[] = {2, 2, 2};
+	redisReply *reps[3] = {NULL, NULL, NULL};
 	lasync_redis *r = lasync_daemon_redis(m->d);
 
 	*out = NULL;
-	*marker = NULL;
 	key_expected(m, tenant, k1, sizeof(k1));
 	key_marker(m, tenant, k2, sizeof(k2));
-	if (lasync_redis_pipeline(r, 2, argcs, argvs, NULL, reps, err,
+	key_dirty(m, tenant, k3, sizeof(k3));
+	if (lasync_redis_pipeline(r, 3, argcs, argvs, NULL, reps, err,
 				  errlen) != 0)
 		return -1;
 	if (reps[1]->type == REDIS_REPLY_STRING)
-		*marker = lasync_xstrndup(reps[1]->str, reps[1]->len);
+		mj->marker = lasync_xstrndup(reps[1]->str, reps[1]->len);
+	if (reps[2]->type == REDIS_REPLY_ARRAY && reps[2]->elements > 0) {
+		mj->dirty = lasync_xcalloc(reps[2]->elements, sizeof(char *));
+		for (size_t i = 0; i < reps[2]->elements; i++)
+			if (reps[2]->element[i]->type == REDIS_REPLY_STRING)
+				mj->dirty[mj->n_dirty++] = lasync_xstrndup(
+					reps[2]->element[i]->str,
+					reps[2]->element[i]->len);
+		if (mj->n_dirty > 1)
+			qsort(mj->dirty, mj->n_dirty, sizeof(char *),
+			      cmp_cstr);
+	}
 	if (reps[0]->type == REDIS_REPLY_STRING) {
 		char derr[256];
 		size_t raw_len;
@@ -215,9 +251,82 @@ static int load_expected(mapper *m, const char *tenant, lasync_state **out,
 				    "tenant=%s error=%s action=reconcile",
 				    tenant, lasync_q(derr));
 	}
-	freeReplyObject(reps[0]);
-	freeReplyObject(reps[1]);
+	for (int i = 0; i < 3; i++)
+		freeReplyObject(reps[i]);
 	return 0;
+}
+
+/* guard_check - R17: would this change set deactivate more than
+ * max(guard_min, guard_percent% of the active LAS-linked profiles)?
+ * Fills why (for the result and the report) and returns true to hold. */
+static bool guard_check(const lasync_settings *s, const lasync_state *expected,
+			size_t deactivations, uint32_t approved,
+			Lasync__V1__HeldSync *h, char *why, size_t len)
+{
+	unsigned active = 0, limit;
+
+	if (expected != NULL)
+		for (size_t i = 0; i < expected->n_res; i++) {
+			const lasync_sres *r = expected->res[i];
+
+			if (r->type == LASYNC_RES_USER &&
+			    !lasync_streq(lasync_sres_get(r, LASYNC_A_ACTIVE),
+					  "false"))
+				active++;
+		}
+	limit = (unsigned)((unsigned long)active * s->guard_percent / 100);
+	if (limit < s->guard_min)
+		limit = s->guard_min;
+	h->deactivations = (uint32_t)deactivations;
+	h->active_profiles = active;
+	h->limit = limit;
+	if (deactivations <= limit)
+		return false;
+	if (approved > 0 && deactivations <= approved) {
+		snprintf(why, len,
+			 "deactivates %zu of %u active profiles (limit %u), "
+			 "approved for up to %u",
+			 deactivations, active, limit, approved);
+		return false;
+	}
+	snprintf(why, len,
+		 "would deactivate %zu of %u active profiles (limit %u: "
+		 "max(guard_min %u, guard_percent %u%%)); nothing applied; "
+		 "decide with: lasyncctl sync approve|reject <tenant>",
+		 deactivations, active, limit, s->guard_min, s->guard_percent);
+	return true;
+}
+
+/* send_held - the held-syncs record (HELD) or a tombstone (held == NULL) */
+static int send_held(mapper *m, lasync_job *job, mjob *mj,
+		     Lasync__V1__HeldSync *held, char *err, size_t errlen)
+{
+	Lasync__V1__Header h;
+	char eid[LASYNC_ID_LEN];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (held != NULL) {
+		lasync_header_fill(&h, eid, job->key,
+				   mj->snap->header->sync_id,
+				   mj->snap->header->generation, "mapper",
+				   job->attempt);
+		held->header = &h;
+		held->tenant_id = job->key;
+		held->sync_id = mj->snap->header->sync_id;
+		held->generation = mj->snap->header->generation;
+		held->sync_date = mj->snap->sync_date;
+		held->as_of = mj->snap->as_of;
+		held->state = LASYNC__V1__HELD_STATE__HELD;
+		len = lasync__v1__held_sync__get_packed_size(held);
+		buf = lasync_xmalloc(len);
+		lasync__v1__held_sync__pack(held, buf);
+	}
+	rc = lasync_job_produce(job, m->topic_held, job->key, buf, len, NULL,
+				err, errlen);
+	free(buf);
+	return rc;
 }
 
 /* produce_parts - the change set, split into ordered parts */
@@ -399,8 +508,8 @@ void mapper_start(void *ctx, lasync_job *job)
 		lasync_job_finish(job, LASYNC_DEAD, 0, "rules", "%s", err);
 		goto out;
 	}
-	if (load_expected(m, t->tenant_id, &expected, &mj->marker, err,
-			  sizeof(err)) != 0) {
+	if (load_expected(m, t->tenant_id, mj, &expected, err, sizeof(err)) !=
+	    0) {
 		lasync_job_finish(job, LASYNC_RETRY, 0, "redis", "%s", err);
 		goto out;
 	}
@@ -427,6 +536,8 @@ void mapper_start(void *ctx, lasync_job *job)
 		.expected = expected,
 		.full = mj->snap->full || mj->marker != NULL,
 		.link_staff = t->settings.link_staff_to_groups,
+		.dirty = (const char *const *)mj->dirty,
+		.n_dirty = mj->n_dirty,
 	};
 	bool reconcile = expected == NULL || din.full;
 
@@ -443,6 +554,25 @@ void mapper_start(void *ctx, lasync_job *job)
 		    stats.students, stats.guardians, stats.staff, stats.groups,
 		    stats.under4_skipped, stats.leavers,
 		    school->n_dropped_relations, reconcile, ops.n);
+	Lasync__V1__HeldSync held = LASYNC__V1__HELD_SYNC__INIT;
+	char why[512] = "";
+	bool hold = t->state == LASYNC_TENANT_ACTIVE &&
+		    guard_check(&t->settings, expected, ops.deactivations,
+				mj->snap->approved_deactivations, &held, why,
+				sizeof(why));
+
+	if (mj->snap->preview) {
+		char *report = mapper_preview_report(
+			&din, &ops, mj->snap->header->sync_id,
+			mj->snap->sync_date, hold ? why : NULL);
+
+		if (send_result(m, job, mj, LASYNC__V1__OUTCOME__OUTCOME_PREVIEW,
+				NULL, hold ? why : NULL, &ops.counts,
+				report) == 0)
+			lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
+		free(report);
+		goto out;
+	}
 	if (t->state == LASYNC_TENANT_FIRST_RUN_PENDING) {
 		if (send_result(m, job, mj, LASYNC__V1__OUTCOME__OUTCOME_HELD,
 				"first_run_pending",
@@ -451,6 +581,38 @@ void mapper_start(void *ctx, lasync_job *job)
 			lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
 		goto out;
 	}
+	if (hold) {
+		/* R17: nothing applied, the expected state stays as it is; the
+		 * newest held sync replaces an older one. */
+		held.counts = &ops.counts;
+		lasync_metric_set(m_held, 1, job->key);
+		lasync_warn("sync_held",
+			    "tenant=%s sync=%s deactivations=%u active=%u "
+			    "limit=%u",
+			    job->key, mj->snap->header->sync_id,
+			    held.deactivations, held.active_profiles,
+			    held.limit);
+		if (send_held(m, job, mj, &held, err, sizeof(err)) != 0) {
+			lasync_job_finish(job, LASYNC_RETRY, 0, "kafka_produce",
+					  "%s", err);
+			goto out;
+		}
+		if (send_result(m, job, mj, LASYNC__V1__OUTCOME__OUTCOME_HELD,
+				"deletion_guard", why, &ops.counts, NULL) == 0)
+			lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
+		goto out;
+	}
+	/* Not held: whatever was held before is obsolete. */
+	lasync_metric_set(m_held, 0, job->key);
+	if (send_held(m, job, mj, NULL, err, sizeof(err)) != 0) {
+		lasync_job_finish(job, LASYNC_RETRY, 0, "kafka_produce", "%s",
+				  err);
+		goto out;
+	}
+	if (why[0] != '\0')
+		lasync_info("guard_approved", "tenant=%s sync=%s deactivations=%u",
+			    job->key, mj->snap->header->sync_id,
+			    held.deactivations);
 	if (ops.n == 0) {
 		state_blob(mj, next);
 		if (send_result(m, job, mj, LASYNC__V1__OUTCOME__OUTCOME_OK,
@@ -487,31 +649,41 @@ int mapper_acked(void *ctx, lasync_job *job, char *err, size_t errlen)
 	static const char lua[] =
 		"redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) "
 		"if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] "
-		"then redis.call('DEL', KEYS[2]) end return 1";
+		"then redis.call('DEL', KEYS[2]) end "
+		"for i = 4, #ARGV do redis.call('SREM', KEYS[3], ARGV[i]) end "
+		"return 1";
 	mapper *m = ctx;
 	mjob *mj = job->state;
-	char k1[256], k2[256], ttl[24];
+	char k1[256], k2[256], k3[256], ttl[24];
 	redisReply *rep;
 
 	if (mj == NULL || !mj->write_state)
 		return 0;
 	key_expected(m, job->key, k1, sizeof(k1));
 	key_marker(m, job->key, k2, sizeof(k2));
+	key_dirty(m, job->key, k3, sizeof(k3));
 	snprintf(ttl, sizeof(ttl), "%ld", m->state_ttl_s);
-	const char *argv[] = {"EVAL", lua, "2", k1, k2,
-			      (const char *)mj->state, ttl,
-			      mj->marker ? mj->marker : ""};
-	size_t lens[] = {4,
-			 sizeof(lua) - 1,
-			 1,
-			 strlen(k1),
-			 strlen(k2),
-			 mj->state_len,
-			 strlen(ttl),
-			 mj->marker ? strlen(mj->marker) : 0};
+	int argc = 9 + (int)mj->n_dirty;
+	const char **argv = lasync_xcalloc((size_t)argc, sizeof(char *));
+	size_t *lens = lasync_xcalloc((size_t)argc, sizeof(size_t));
 
-	rep = lasync_redis_cmd(lasync_daemon_redis(m->d), 8, argv, lens, err,
-			       errlen);
+	argv[0] = "EVAL";
+	argv[1] = lua;
+	argv[2] = "3";
+	argv[3] = k1;
+	argv[4] = k2;
+	argv[5] = k3;
+	argv[6] = (const char *)mj->state;
+	argv[7] = ttl;
+	argv[8] = mj->marker ? mj->marker : "";
+	for (size_t i = 0; i < mj->n_dirty; i++)
+		argv[9 + i] = mj->dirty[i];
+	for (int i = 0; i < argc; i++)
+		lens[i] = i == 6 ? mj->state_len : strlen(argv[i]);
+	rep = lasync_redis_cmd(lasync_daemon_redis(m->d), argc, argv, lens,
+			       err, errlen);
+	free(argv);
+	free(lens);
 	if (rep == NULL)
 		return -1;
 	freeReplyObject(rep);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "lasync/v1/ops.pb-c.h"
 #include "lasync/v1/sync.pb-c.h"
 #include "lasync_clock.h"
 #include "lasync_config.h"
@@ -75,58 +76,36 @@ static int wait_result(ctl *c, rd_kafka_t *rk, const char *sync_id,
 	return 1;
 }
 
-int ctl_sync(ctl *c, int argc, char **argv)
+typedef struct sync_opts {
+	bool full, preview;
+	const char *as_of;
+	long wait;
+	uint32_t approved;
+	const char *reason;
+} sync_opts;
+
+/* request_sync - produce a SyncRequest for t, and follow its result when
+ * asked to wait; 0 when requested (and, waiting, when it ended ok) */
+static int request_sync(ctl *c, const lasync_tenant *t, const sync_opts *o)
 {
 	Lasync__V1__SyncRequest req = LASYNC__V1__SYNC_REQUEST__INIT;
 	Lasync__V1__Header h;
 	char eid[LASYNC_ID_LEN], sid[LASYNC_ID_LEN], topic[256], err[512];
-	const char *tenant = NULL, *as_of = "";
-	long wait = -1;
 	rd_kafka_t *rk = NULL;
-	lasync_tenants *tt;
-	lasync_tenant *t;
 	int rc;
 
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--full") == 0)
-			req.full = true;
-		else if (strcmp(argv[i], "--preview") == 0)
-			req.preview = true;
-		else if (strcmp(argv[i], "--as-of") == 0 && i + 1 < argc)
-			as_of = argv[++i];
-		else if (strcmp(argv[i], "--wait") == 0 && i + 1 < argc) {
-			if (lasync_parse_long(argv[++i], 1, 86400, &wait) != 0)
-				ctl_die("--wait needs seconds (1..86400)");
-		} else if (argv[i][0] != '-' && tenant == NULL)
-			tenant = argv[i];
-		else {
-			fprintf(stderr, "usage: lasyncctl sync <tenant> [--full] "
-					"[--as-of YYYY-MM-DD] [--preview] "
-					"[--wait SECONDS]\n");
-			return 2;
-		}
-	}
-	if (tenant == NULL) {
-		fprintf(stderr, "usage: lasyncctl sync <tenant> ...\n");
-		return 2;
-	}
-	if (as_of[0] && !lasync_date_valid(as_of))
-		ctl_die("--as-of \"%s\" is not a date (YYYY-MM-DD)", as_of);
-	tt = ctl_tenants(c);
-	t = lasync_tenants_get(tt, tenant);
-	if (t == NULL) {
-		lasync_tenants_free(tt);
-		ctl_die("no tenant %s", tenant);
-	}
 	lasync_random_id(sid);
 	lasync_header_fill(&h, eid, t->tenant_id, sid, 0, "lasyncctl", 1);
 	req.header = &h;
 	req.vendor = (Lasync__V1__Vendor)t->vendor;
-	req.as_of = (char *)as_of;
-	req.reason = "manual";
+	req.full = o->full;
+	req.preview = o->preview;
+	req.as_of = (char *)(o->as_of ? o->as_of : "");
+	req.reason = (char *)o->reason;
+	req.approved_deactivations = o->approved;
 	ctl_topic(c, topic, sizeof(topic), LASYNC_T_SYNC_REQUESTS,
 		  lasync_vendor_name(t->vendor));
-	if (wait > 0) {
+	if (o->wait > 0) {
 		char rt[256];
 
 		rk = ctl_reader(c);
@@ -143,13 +122,175 @@ int ctl_sync(ctl *c, int argc, char **argv)
 	rc = ctl_produce(c, topic, t->tenant_id, buf, len);
 	free(buf);
 	if (rc == 0)
-		printf("sync %s requested for %s\n", sid, t->tenant_id);
-	lasync_tenants_free(tt);
+		printf("sync %s requested for %s%s\n", sid, t->tenant_id,
+		       o->approved ? " (deletion guard lifted)" : "");
 	if (rc == 0 && rk != NULL)
-		rc = wait_result(c, rk, sid, wait);
+		rc = wait_result(c, rk, sid, o->wait);
 	if (rk != NULL) {
 		rd_kafka_consumer_close(rk);
 		rd_kafka_destroy(rk);
 	}
 	return rc == 0 ? 0 : 1;
+}
+
+typedef struct held_scan {
+	const char *tenant;
+	Lasync__V1__HeldSync *last; /* newest record, NULL after a tombstone */
+} held_scan;
+
+static void held_take(void *ctx, const rd_kafka_message_t *m)
+{
+	held_scan *hs = ctx;
+
+	if (m->key_len != strlen(hs->tenant) ||
+	    memcmp(m->key, hs->tenant, m->key_len) != 0)
+		return;
+	if (hs->last)
+		lasync__v1__held_sync__free_unpacked(hs->last, NULL);
+	hs->last = m->len ? lasync__v1__held_sync__unpack(NULL, m->len,
+							   m->payload)
+			  : NULL;
+}
+
+/* decide - R17: approve or reject the tenant's held sync */
+static int decide(ctl *c, const char *what, int argc, char **argv)
+{
+	bool approve = strcmp(what, "approve") == 0;
+	const char *tenant = NULL, *user = getenv("USER");
+	long wait = -1;
+	char topic[256], err[512], eid[LASYNC_ID_LEN];
+	held_scan hs = {NULL, NULL};
+	lasync_tenants *tt;
+	lasync_tenant *t;
+	rd_kafka_t *rk;
+	int rc;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--wait") == 0 && i + 1 < argc) {
+			if (lasync_parse_long(argv[++i], 1, 86400, &wait) != 0)
+				ctl_die("--wait needs seconds (1..86400)");
+		} else if (argv[i][0] != '-' && tenant == NULL) {
+			tenant = argv[i];
+		} else {
+			fprintf(stderr, "usage: lasyncctl sync %s <tenant> "
+					"[--wait SECONDS]\n",
+				what);
+			return 2;
+		}
+	}
+	if (tenant == NULL) {
+		fprintf(stderr, "usage: lasyncctl sync %s <tenant>\n", what);
+		return 2;
+	}
+	tt = ctl_tenants(c);
+	t = lasync_tenants_get(tt, tenant);
+	if (t == NULL)
+		ctl_die("no tenant %s", tenant);
+	hs.tenant = tenant;
+	rk = ctl_reader(c);
+	ctl_topic(c, topic, sizeof(topic), LASYNC_T_HELD, NULL);
+	if (lasync_kafka_catch_up(rk, topic, RD_KAFKA_OFFSET_BEGINNING,
+				  (int)c->timeout_ms, held_take, &hs, err,
+				  sizeof(err)) != 0)
+		ctl_die("%s", err);
+	rd_kafka_destroy(rk);
+	if (hs.last == NULL ||
+	    hs.last->state != LASYNC__V1__HELD_STATE__HELD) {
+		fprintf(stderr, "lasyncctl: no held sync for tenant %s%s\n",
+			tenant,
+			hs.last ? " (the last one was already decided)" : "");
+		if (hs.last)
+			lasync__v1__held_sync__free_unpacked(hs.last, NULL);
+		lasync_tenants_free(tt);
+		return 1;
+	}
+	Lasync__V1__HeldSync *h = hs.last;
+	Lasync__V1__Header hdr;
+
+	printf("held sync %s of %s: %u deactivation(s) of %u active profiles "
+	       "(limit %u)\n",
+	       h->sync_id, tenant, h->deactivations, h->active_profiles,
+	       h->limit);
+	Lasync__V1__Header *orig_header = h->header;
+	char *orig_decided_by = h->decided_by;
+
+	lasync_header_fill(&hdr, eid, tenant, h->sync_id, h->generation,
+			   "lasyncctl", 1);
+	h->header = &hdr;
+	h->state = approve ? LASYNC__V1__HELD_STATE__APPROVED
+			   : LASYNC__V1__HELD_STATE__REJECTED;
+	h->decided_by = (char *)(user ? user : "operator");
+	h->decided_at_ms = lasync_now_ms();
+	size_t len = lasync__v1__held_sync__get_packed_size(h);
+	uint8_t *buf = lasync_xmalloc(len);
+
+	lasync__v1__held_sync__pack(h, buf);
+	rc = ctl_produce(c, topic, tenant, buf, len);
+	free(buf);
+	if (rc == 0 && !approve)
+		printf("rejected: nothing applied; the next sync runs normally "
+		       "(and is held again if the LAS still says so)\n");
+	if (rc == 0 && approve) {
+		sync_opts o = {.as_of = h->as_of,
+			       .wait = wait,
+			       .approved = h->deactivations,
+			       .reason = "approve"};
+
+		rc = request_sync(c, t, &o);
+	}
+	/* give back what unpack allocated before freeing it */
+	h->header = orig_header;
+	h->decided_by = orig_decided_by;
+	lasync__v1__held_sync__free_unpacked(h, NULL);
+	lasync_tenants_free(tt);
+	return rc == 0 ? 0 : 1;
+}
+
+int ctl_sync(ctl *c, int argc, char **argv)
+{
+	sync_opts o = {.as_of = "", .wait = -1, .reason = "manual"};
+	const char *tenant = NULL;
+	lasync_tenants *tt;
+	lasync_tenant *t;
+	int rc;
+
+	if (argc >= 1 && (strcmp(argv[0], "approve") == 0 ||
+			  strcmp(argv[0], "reject") == 0))
+		return decide(c, argv[0], argc - 1, argv + 1);
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--full") == 0)
+			o.full = true;
+		else if (strcmp(argv[i], "--preview") == 0)
+			o.preview = true;
+		else if (strcmp(argv[i], "--as-of") == 0 && i + 1 < argc)
+			o.as_of = argv[++i];
+		else if (strcmp(argv[i], "--wait") == 0 && i + 1 < argc) {
+			if (lasync_parse_long(argv[++i], 1, 86400, &o.wait) != 0)
+				ctl_die("--wait needs seconds (1..86400)");
+		} else if (argv[i][0] != '-' && tenant == NULL)
+			tenant = argv[i];
+		else {
+			fprintf(stderr, "usage: lasyncctl sync <tenant> [--full] "
+					"[--as-of YYYY-MM-DD] [--preview] "
+					"[--wait SECONDS]\n"
+					"       lasyncctl sync approve|reject "
+					"<tenant> [--wait SECONDS]\n");
+			return 2;
+		}
+	}
+	if (tenant == NULL) {
+		fprintf(stderr, "usage: lasyncctl sync <tenant> ...\n");
+		return 2;
+	}
+	if (o.as_of[0] && !lasync_date_valid(o.as_of))
+		ctl_die("--as-of \"%s\" is not a date (YYYY-MM-DD)", o.as_of);
+	tt = ctl_tenants(c);
+	t = lasync_tenants_get(tt, tenant);
+	if (t == NULL) {
+		lasync_tenants_free(tt);
+		ctl_die("no tenant %s", tenant);
+	}
+	rc = request_sync(c, t, &o);
+	lasync_tenants_free(tt);
+	return rc;
 }

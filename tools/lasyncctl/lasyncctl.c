@@ -23,6 +23,7 @@ static const struct {
 	 "tenant put <file.json> | get <tenant> | list"},
 	{"sync", ctl_sync,
 	 "sync <tenant> [--full] [--as-of YYYY-MM-DD] [--preview] "
+	 "[--wait SECONDS]\n  lasyncctl sync approve|reject <tenant> "
 	 "[--wait SECONDS]"},
 	{"status", ctl_status, "status [--json]"},
 	{"portal", ctl_portal, "portal <tenant>"},
