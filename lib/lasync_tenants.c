@@ -6,85 +6,46 @@
  */
 #include "lasync_tenants.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "lasync_kafka.h"
+#include "lasync_follower.h"
 #include "lasync_log.h"
 #include "lasync_mem.h"
 
 struct lasync_tenants {
-	rd_kafka_t *rk;
-	rd_kafka_queue_t *q;
-	int fds[2];
-	char *topic;
+	lasync_follower *f;
 	lasync_tenant **t;
 	size_t n, cap;
+	unsigned long version;
 };
+
+static void apply_cb(void *ctx, const rd_kafka_message_t *m);
 
 lasync_tenants *lasync_tenants_new(const char *brokers, const char *topic,
 				   const char *client_id, char *err,
 				   size_t errlen)
 {
 	lasync_tenants *tt = lasync_xcalloc(1, sizeof(*tt));
-	rd_kafka_conf_t *conf =
-		lasync_kafka_conf(brokers, client_id, NULL, err, errlen);
 
-	tt->fds[0] = tt->fds[1] = -1;
-	if (conf == NULL)
-		goto out_free;
-	/* librdkafka's consumer queue needs a group.id even for manual
-	 * assignment; it is never joined (no subscribe) nor committed to. */
-	if (lasync_kafka_conf_set(conf, "group.id", "lasync-follower", err,
-				  errlen) ||
-	    lasync_kafka_conf_set(conf, "enable.auto.commit", "false", err,
-				  errlen) ||
-	    lasync_kafka_conf_set(conf, "enable.partition.eof", "false", err,
-				  errlen)) {
-		rd_kafka_conf_destroy(conf);
-		goto out_free;
+	tt->f = lasync_follower_new(brokers, topic, client_id, apply_cb, tt,
+				    err, errlen);
+	if (tt->f == NULL) {
+		free(tt);
+		return NULL;
 	}
-	tt->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
-	if (tt->rk == NULL) {
-		rd_kafka_conf_destroy(conf);
-		goto out_free;
-	}
-	rd_kafka_poll_set_consumer(tt->rk);
-	tt->q = rd_kafka_queue_get_consumer(tt->rk);
-	if (pipe(tt->fds) != 0) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		rd_kafka_queue_destroy(tt->q);
-		rd_kafka_destroy(tt->rk);
-		goto out_free;
-	}
-	fcntl(tt->fds[0], F_SETFL, O_NONBLOCK);
-	fcntl(tt->fds[1], F_SETFL, O_NONBLOCK);
-	rd_kafka_queue_io_event_enable(tt->q, tt->fds[1], "1", 1);
-	tt->topic = lasync_xstrdup(topic);
 	return tt;
-out_free:
-	free(tt);
-	return NULL;
 }
 
 void lasync_tenants_free(lasync_tenants *tt)
 {
 	if (tt == NULL)
 		return;
-	rd_kafka_queue_io_event_enable(tt->q, -1, NULL, 0);
-	rd_kafka_queue_destroy(tt->q);
-	rd_kafka_consumer_close(tt->rk);
-	rd_kafka_destroy(tt->rk);
-	close(tt->fds[0]);
-	close(tt->fds[1]);
+	lasync_follower_free(tt->f);
 	for (size_t i = 0; i < tt->n; i++)
 		lasync_tenant_release(tt->t[i]);
 	free(tt->t);
-	free(tt->topic);
 	free(tt);
 }
 
@@ -115,6 +76,7 @@ static void apply(lasync_tenants *tt, const rd_kafka_message_t *m)
 		if (i >= 0) {
 			lasync_tenant_release(tt->t[i]);
 			tt->t[i] = tt->t[--tt->n];
+			tt->version++;
 			lasync_info("tenant_removed", "tenant=%s", key);
 		}
 		return;
@@ -138,6 +100,7 @@ static void apply(lasync_tenants *tt, const rd_kafka_message_t *m)
 		lasync_grow(&tt->t, &tt->cap, tt->n + 1);
 		tt->t[tt->n++] = t;
 	}
+	tt->version++;
 	lasync_debug("tenant_updated", "tenant=%s", key);
 }
 
@@ -149,24 +112,16 @@ static void apply_cb(void *ctx, const rd_kafka_message_t *m)
 int lasync_tenants_load(lasync_tenants *tt, int timeout_ms, char *err,
 			size_t errlen)
 {
-	if (lasync_kafka_catch_up(tt->rk, tt->topic, RD_KAFKA_OFFSET_BEGINNING,
-				  timeout_ms, apply_cb, tt, err, errlen) != 0)
+	if (lasync_follower_load(tt->f, timeout_ms, err, errlen) != 0)
 		return -1;
-	lasync_info("tenants_loaded", "topic=%s tenants=%zu", tt->topic,
-		    tt->n);
+	lasync_info("tenants_loaded", "topic=%s tenants=%zu",
+		    lasync_follower_topic(tt->f), tt->n);
 	return 0;
 }
 
 void lasync_tenants_poll(lasync_tenants *tt)
 {
-	rd_kafka_message_t *m;
-
-	lasync_kafka_drain_fd(tt->fds[0]);
-	while ((m = rd_kafka_consumer_poll(tt->rk, 0)) != NULL) {
-		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-			apply(tt, m);
-		rd_kafka_message_destroy(m);
-	}
+	lasync_follower_poll(tt->f);
 }
 
 lasync_tenant *lasync_tenants_get(lasync_tenants *tt, const char *tenant_id)
@@ -205,5 +160,10 @@ size_t lasync_tenants_count(const lasync_tenants *tt)
 
 int lasync_tenants_fd(lasync_tenants *tt)
 {
-	return tt->fds[0];
+	return lasync_follower_fd(tt->f);
+}
+
+unsigned long lasync_tenants_version(const lasync_tenants *tt)
+{
+	return tt->version;
 }

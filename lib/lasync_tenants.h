@@ -2,9 +2,9 @@
  * lasync_tenants.h - every service's view of the compacted lasync.tenants
  * topic: read fully at start, then followed.
  *
- * The follower assigns every partition from the beginning (no consumer
- * group: each process keeps the whole table).  A tombstone (empty value)
- * removes a tenant.  Table entries are replaced on update; a job that keeps
+ * Reading and following is lasync_follower's (every partition from the
+ * beginning, no consumer group: each process keeps the whole table).  A
+ * tombstone (empty value) removes a tenant.  Table entries are replaced on update; a job that keeps
  * a tenant across polls holds it (lasync_tenant_hold).
  */
 #ifndef LASYNC_TENANTS_H
@@ -48,5 +48,10 @@ size_t lasync_tenants_count(const lasync_tenants *tt);
 
 /* lasync_tenants_fd - readable when updates wait */
 int lasync_tenants_fd(lasync_tenants *tt);
+
+/* lasync_tenants_version - grows with every applied update or removal, so
+ * a holder of a derived view (the notifier's webhook) can tell when to
+ * rebuild it */
+unsigned long lasync_tenants_version(const lasync_tenants *tt);
 
 #endif /* LASYNC_TENANTS_H */
