@@ -137,34 +137,64 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-lasync_http_xfer *lasync_http_start(lasync_http *h,
-				    const lasync_http_req_opts *o,
-				    lasync_http_done_fn fn, void *ctx)
+/* xfer_new - the transfer record of easy handle e, with what every
+ * transfer shares: private pointer, response ceiling, error buffer */
+static lasync_http_xfer *xfer_new(lasync_http *h, CURL *e, size_t max,
+				  lasync_http_done_fn fn, void *ctx)
 {
 	lasync_http_xfer *x = lasync_xcalloc(1, sizeof(*x));
-	CURL *e = curl_easy_init();
 
-	if (e == NULL)
-		lasync_panic_oom();
 	x->h = h;
 	x->easy = e;
 	x->fn = fn;
 	x->ctx = ctx;
 	x->retry_after_s = -1;
-	x->max = o->max_response ? o->max_response : DEFAULT_MAX_RESPONSE;
+	x->max = max ? max : DEFAULT_MAX_RESPONSE;
+	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	return x;
+}
+
+/* xfer_run - hand the transfer to the multi handle */
+static lasync_http_xfer *xfer_run(lasync_http *h, lasync_http_xfer *x)
+{
+	x->next = h->head;
+	if (h->head)
+		h->head->prev = x;
+	h->head = x;
+	h->running++;
+	curl_multi_add_handle(h->multi, x->easy);
+	return x;
+}
+
+lasync_http_xfer *lasync_http_adopt(lasync_http *h, CURL *easy,
+				    size_t max_response,
+				    lasync_http_done_fn fn, void *ctx)
+{
+	return xfer_run(h, xfer_new(h, easy, max_response, fn, ctx));
+}
+
+lasync_http_xfer *lasync_http_start(lasync_http *h,
+				    const lasync_http_req_opts *o,
+				    lasync_http_done_fn fn, void *ctx)
+{
+	CURL *e = curl_easy_init();
+	lasync_http_xfer *x;
+
+	if (e == NULL)
+		lasync_panic_oom();
+	x = xfer_new(h, e, o->max_response, fn, ctx);
 	for (size_t i = 0; o->headers && o->headers[i]; i++)
 		x->hdrs = curl_slist_append(x->hdrs, o->headers[i]);
 	/* No "Expect: 100-continue" round trip for request bodies. */
 	x->hdrs = curl_slist_append(x->hdrs, "Expect:");
 	curl_easy_setopt(e, CURLOPT_URL, o->url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
 			 o->timeout_ms > 0 ? o->timeout_ms : 30000L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
@@ -199,13 +229,7 @@ lasync_http_xfer *lasync_http_start(lasync_http *h,
 	if (o->method && strcmp(o->method, "GET") != 0 &&
 	    !(strcmp(o->method, "POST") == 0 && o->body != NULL))
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, o->method);
-	x->next = h->head;
-	if (h->head)
-		h->head->prev = x;
-	h->head = x;
-	h->running++;
-	curl_multi_add_handle(h->multi, e);
-	return x;
+	return xfer_run(h, x);
 }
 
 void lasync_http_cancel(lasync_http *h, lasync_http_xfer *x)

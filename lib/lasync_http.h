@@ -59,6 +59,17 @@ lasync_http_xfer *lasync_http_start(lasync_http *h,
 				    const lasync_http_req_opts *o,
 				    lasync_http_done_fn fn, void *ctx);
 
+/* lasync_http_adopt - run a transfer the caller configured for another
+ * protocol (the notifier's SMTP) on the same multi handle, so the loop
+ * drives it like any other.  Takes ownership of easy (cleaned up after the
+ * callback or on cancel).  Sets CURLOPT_PRIVATE (the caller must not), the
+ * write callback with its ceiling (max_response, 0 = 16 MiB), the error
+ * buffer and NOSIGNAL.  In the result, status is the last reply code of
+ * the protocol (SMTP: 250, 451, 550 ...). */
+lasync_http_xfer *lasync_http_adopt(lasync_http *h, CURL *easy,
+				    size_t max_response,
+				    lasync_http_done_fn fn, void *ctx);
+
 /* lasync_http_cancel - stop a transfer; its callback never runs */
 void lasync_http_cancel(lasync_http *h, lasync_http_xfer *x);
 

@@ -25,6 +25,8 @@
 #define LASYNC_T_CHANGES "portal-changes"
 #define LASYNC_T_RESULTS "sync-results"
 #define LASYNC_T_SUGGESTIONS "suggestions"
+#define LASYNC_T_SUGGESTION_STATUS "suggestion-status" /* compacted, R21 */
+#define LASYNC_T_REMINDERS "suggestion-reminders"     /* R21, from cron */
 #define LASYNC_T_HELD "held-syncs" /* compacted, R17 */
 #define LASYNC_T_DLQ_SUFFIX ".dlq"
 
