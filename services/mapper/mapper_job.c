@@ -22,6 +22,7 @@
 #include "mapper.h"
 #include "mapper_adapter.h"
 #include "mapper_diff.h"
+#include "mapper_guard.h"
 #include "mapper_rules.h"
 
 /* Parts are kept well under the 16 MiB event limit. */
@@ -254,47 +255,6 @@ static int load_expected(mapper *m, const char *tenant, mjob *mj,
 	for (int i = 0; i < 3; i++)
 		freeReplyObject(reps[i]);
 	return 0;
-}
-
-/* guard_check - R17: would this change set deactivate more than
- * max(guard_min, guard_percent% of the active LAS-linked profiles)?
- * Fills why (for the result and the report) and returns true to hold. */
-static bool guard_check(const lasync_settings *s, const lasync_state *expected,
-			size_t deactivations, uint32_t approved,
-			Lasync__V1__HeldSync *h, char *why, size_t len)
-{
-	unsigned active = 0, limit;
-
-	if (expected != NULL)
-		for (size_t i = 0; i < expected->n_res; i++) {
-			const lasync_sres *r = expected->res[i];
-
-			if (r->type == LASYNC_RES_USER &&
-			    !lasync_streq(lasync_sres_get(r, LASYNC_A_ACTIVE),
-					  "false"))
-				active++;
-		}
-	limit = (unsigned)((unsigned long)active * s->guard_percent / 100);
-	if (limit < s->guard_min)
-		limit = s->guard_min;
-	h->deactivations = (uint32_t)deactivations;
-	h->active_profiles = active;
-	h->limit = limit;
-	if (deactivations <= limit)
-		return false;
-	if (approved > 0 && deactivations <= approved) {
-		snprintf(why, len,
-			 "deactivates %zu of %u active profiles (limit %u), "
-			 "approved for up to %u",
-			 deactivations, active, limit, approved);
-		return false;
-	}
-	snprintf(why, len,
-		 "would deactivate %zu of %u active profiles (limit %u: "
-		 "max(guard_min %u, guard_percent %u%%)); nothing applied; "
-		 "decide with: lasyncctl sync approve|reject <tenant>",
-		 deactivations, active, limit, s->guard_min, s->guard_percent);
-	return true;
 }
 
 /* send_held - the held-syncs record (HELD) or a tombstone (held == NULL) */
@@ -557,7 +517,7 @@ void mapper_start(void *ctx, lasync_job *job)
 	Lasync__V1__HeldSync held = LASYNC__V1__HELD_SYNC__INIT;
 	char why[512] = "";
 	bool hold = t->state == LASYNC_TENANT_ACTIVE &&
-		    guard_check(&t->settings, expected, ops.deactivations,
+		    mapper_guard_check(&t->settings, expected, ops.deactivations,
 				mj->snap->approved_deactivations, &held, why,
 				sizeof(why));
 
