@@ -30,7 +30,9 @@
 # Environment: LASYNC_STACK_TIMEOUT (seconds to wait for each component;
 # default 90 for kafka, 30 for the others), LASYNC_LASSIM_FIXTURES (fixtures
 # of the LAS simulator; default a scratch copy of fixtures/las in the state
-# directory, made when missing).
+# directory, made when missing), LASYNC_CERTS_DIR (test CA, the simulator's
+# HTTPS certificate and client certificates, made by scripts/certs.sh when
+# missing; default .local/certs, shared by the instances).
 #
 # Exit status: 0 on success; 1 on failure, with a message naming the
 # component and its log file; 2 on a usage error; 3 from status when a
@@ -83,9 +85,8 @@ set_instance() {
 	REDIS_PORT=${digit}9379
 	PORTAL_PORT=${digit}9080
 	LASSIM_PORT=${digit}9081
-	LASSIM_HTTPS_PORT=${digit}9443 # reserved for the simulator's HTTPS (ESIS)
+	LASSIM_HTTPS_PORT=${digit}9443 # the simulator's HTTPS listener (ESIS, mutual TLS)
 	SMTP_PORT=${digit}9025
-	: "$LASSIM_HTTPS_PORT"
 }
 
 # ---------------------------------------------------------------- processes
@@ -376,20 +377,33 @@ lassim_fixtures() {
 	echo "${LASYNC_LASSIM_FIXTURES:-$STATE/las}"
 }
 
+# The HTTPS listener presents server.pem (127.0.0.1, localhost) and requires
+# a client certificate signed by ca.pem, all made by scripts/certs.sh.
+lassim_certs() {
+	echo "${LASYNC_CERTS_DIR:-$LOCAL/certs}"
+}
+
 lassim_start() {
-	local fixtures
+	local fixtures certs
 	fixtures=$(lassim_fixtures)
 	if [ ! -d "$fixtures" ]; then
 		mkdir -p "$fixtures"
 		cp -r "$ROOT/fixtures/las/." "$fixtures/"
 	fi
 	need_venv lassim
-	check_ports lassim "$LASSIM_PORT"
+	check_ports lassim "$LASSIM_PORT" "$LASSIM_HTTPS_PORT"
 	mkdir -p "$STATE/lassim"
+	certs=$(lassim_certs)
+	"$ROOT/scripts/certs.sh" --dir "$certs" 2>>"$STATE/lassim/lassim.out" ||
+		die "lassim: scripts/certs.sh --dir $certs failed; see $STATE/lassim/lassim.out"
 	launch lassim "$STATE/lassim/lassim.out" "$VENV_PY" -u "$LASSIM_PY" \
-		--port "$LASSIM_PORT" --fixtures "$fixtures" --log "$STATE/lassim/lassim.log"
+		--port "$LASSIM_PORT" --fixtures "$fixtures" --log "$STATE/lassim/lassim.log" \
+		--https-port "$LASSIM_HTTPS_PORT" --cert "$certs/server.pem" --key "$certs/server.key" \
+		--client-ca "$certs/ca.pem"
 }
 
+# Both listeners are bound before either serves: the plain one answering
+# means the HTTPS one is there too (probing it would log a refused handshake).
 lassim_ready() { port_in_use "$LASSIM_PORT"; }
 
 # ---------------------------------------------------------------- generic
@@ -473,6 +487,8 @@ write_env() {
 		printf 'export LASYNC_PORTAL_URL=%q\n' "http://127.0.0.1:$PORTAL_PORT"
 		printf 'export LASYNC_PORTAL_TOKEN=%q\n' "$token"
 		printf 'export LASYNC_LASSIM_URL=%q\n' "http://127.0.0.1:$LASSIM_PORT"
+		printf 'export LASYNC_LASSIM_HTTPS_URL=%q\n' "https://127.0.0.1:$LASSIM_HTTPS_PORT"
+		printf 'export LASYNC_CERTS_DIR=%q\n' "$(lassim_certs)"
 		printf 'export LASYNC_SMTP_URL=%q\n' "smtp://127.0.0.1:$SMTP_PORT"
 		printf 'export LASYNC_SMTP_MAILDIR=%q\n' "$STATE/mail"
 		printf 'export LASYNC_LASSIM_FIXTURES=%q\n' "$(lassim_fixtures)"
