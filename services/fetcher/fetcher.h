@@ -5,6 +5,8 @@
  *   main.c              parameters and the daemon call
  *   fetcher_job.c       one request: tenant, fetch all documents, snapshot
  *   fetcher_soap.c      SOAP faults and school years
+ *   fetcher_tls.c       client certificates: checked before connecting,
+ *                       TLS failures turned into clear messages
  *   fetcher_<vendor>.c  one adapter per LAS: requests, fault meanings, TLS
  *
  * A fetch is all or nothing: either every document of the vendor arrived
@@ -15,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lasync_daemon.h"
 #include "lasync_http.h"
@@ -35,6 +38,43 @@ typedef struct fetcher_call {
 	char *soap_action;	/* SOAPAction header value (caller frees) */
 } fetcher_call;
 
+/* What fetcher_cert_check() found wrong with a client certificate. */
+typedef enum {
+	FETCHER_CERT_OK,
+	FETCHER_CERT_MISSING,	    /* the certificate file is not there */
+	FETCHER_CERT_UNREADABLE,    /* neither a PEM certificate nor PKCS#12 */
+	FETCHER_CERT_PASSWORD,	    /* wrong password, or none for a locked file */
+	FETCHER_CERT_KEY_MISSING,   /* the key file is not there, or PEM
+				     * without a key */
+	FETCHER_CERT_KEY_UNREADABLE, /* the key file holds no private key */
+	FETCHER_CERT_KEY_MISMATCH,  /* the key is not the certificate's */
+	FETCHER_CERT_NOT_YET_VALID,
+	FETCHER_CERT_EXPIRED,
+} fetcher_cert_problem;
+
+/* A client certificate as fetcher_cert_check() saw it. */
+typedef struct fetcher_cert {
+	fetcher_cert_problem problem;
+	int sys_errno;		  /* why a file could not be read (MISSING,
+				   * KEY_MISSING), else 0 */
+	bool p12;		  /* PKCS#12, else PEM */
+	bool dated;		  /* the dates below are known */
+	int64_t not_before;	  /* unix seconds */
+	int64_t not_after;
+	char not_before_date[11]; /* YYYY-MM-DD, UTC */
+	char not_after_date[11];
+	char detail[256];	  /* English, for the log: "client certificate
+				   * expired on 2026-01-01" */
+} fetcher_cert;
+
+/* The TLS side of one fetch (fetcher_tls.c). */
+typedef struct fetcher_tls {
+	char *password;		/* resolved P12 / key password; wiped by
+				 * fetcher_tls_clear() */
+	bool checked;		/* cert holds a check of a client certificate */
+	fetcher_cert cert;
+} fetcher_tls;
+
 typedef struct fetcher_vendor {
 	int vendor;
 	const char *name;
@@ -48,12 +88,58 @@ typedef struct fetcher_vendor {
 	fetch_verdict (*judge)(const lasync_tenant *t, size_t i,
 			       const lasync_http_result *r, char *cls,
 			       size_t clen, char *reason, size_t rlen);
-	/* tls - client certificate options from the tenant; -1 with reason */
-	int (*tls)(const lasync_tenant *t, lasync_http_req_opts *o,
-		   char **password, char *reason, size_t rlen);
+	/* tls - client certificate options from the tenant, checked before
+	 * connecting (now: unix seconds); -1 with class and reason; NULL
+	 * for a vendor without client certificates */
+	int (*tls)(const lasync_tenant *t, int64_t now,
+		   lasync_http_req_opts *o, fetcher_tls *tls, char *cls,
+		   size_t clen, char *reason, size_t rlen);
 } fetcher_vendor;
 
 extern const fetcher_vendor fetcher_parnassys;
+extern const fetcher_vendor fetcher_esis;
+
+/* fetcher_esis_label - the ESIS koppeling label of a brand ("BasisOnline
+ * Ouderportaal" or "BasisschoolApps"); klantcode gets "BO" or "BSA" when
+ * not NULL.  An unknown brand counts as basisonline. */
+const char *fetcher_esis_label(const char *brand, const char **klantcode);
+
+/* fetcher_esis_refusal - the Dutch message for the school when ESIS
+ * refuses the key (R18): which label to select in the ESIS Koppelportaal.
+ * code is the autorisatiefout code ("KOPPELING_LABEL", ...; "" for a bare
+ * HTTP 401/403), label the koppeling ESIS names ("" when none). */
+void fetcher_esis_refusal(const char *brand, const char *code,
+			  const char *label, char *out, size_t len);
+
+/* fetcher_cert_check - load a client certificate (PEM or PKCS#12, told
+ * apart by content) and its key (key_path NULL: the key is in the
+ * certificate file), decrypting with password (NULL: none), and check that
+ * the key belongs to the certificate and that now (unix seconds) lies
+ * within its validity.  0 when usable; else -1 with c->problem and
+ * c->detail.  The dates are filled whenever the certificate was read. */
+int fetcher_cert_check(const char *cert_path, const char *key_path,
+		       const char *password, int64_t now, fetcher_cert *c);
+
+/* fetcher_tls_client - the client certificate options of a tenant for the
+ * LAS named las ("ESIS"): file: references become paths in o, the password
+ * reference is resolved into tls->password, and the certificate is checked
+ * with fetcher_cert_check().  -1 with class ("las_cert", "las_config") and
+ * a Dutch reason naming the problem and the reference. */
+int fetcher_tls_client(const lasync_tenant *t, const char *las, int64_t now,
+		       lasync_http_req_opts *o, fetcher_tls *tls, char *cls,
+		       size_t clen, char *reason, size_t rlen);
+
+/* fetcher_tls_clear - wipe the password and forget the check */
+void fetcher_tls_clear(fetcher_tls *tls);
+
+/* fetcher_tls_failure - judge a failed transfer (r->curl != CURLE_OK) that
+ * is about TLS: the server refused the client certificate (its alert), the
+ * server's certificate is not trusted, a certificate file curl could not
+ * use.  FETCH_PERMANENT with class and a Dutch reason; FETCH_OK when the
+ * failure is not about TLS (the caller judges it). */
+fetch_verdict fetcher_tls_failure(const lasync_http_result *r, const char *las,
+				  char *cls, size_t clen, char *reason,
+				  size_t rlen);
 
 /* fetcher_vendor_for - the adapter of a vendor, or NULL */
 const fetcher_vendor *fetcher_vendor_for(int vendor);

@@ -8,6 +8,12 @@
  * (timeouts, 5xx) are RETRY, and the job engine backs off.  Either way a
  * failed sync result is produced by fetcher_dead() before the request is
  * dead-lettered, so the school's status shows why.
+ *
+ * A vendor with client certificates (ESIS) has them checked before any
+ * connection (fetcher_tls.c); each fetch sets the tenant's
+ * lasync_client_cert_expiry_seconds gauge and logs a warning when fewer
+ * than --cert-warn-days are left, so a certificate is replaced before
+ * syncs start failing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +37,10 @@ struct fetcher {
 	long timeout_ms;
 	long max_doc_bytes;
 	long zstd_level;
+	long cert_warn_days;
 	const fetcher_vendor *v;
 	char topic_snap[256];
-	lasync_param params[5];
+	lasync_param params[6];
 };
 
 typedef struct fjob {
@@ -51,7 +58,7 @@ typedef struct fjob {
 	int retry_after_ms;
 	char cls[48];
 	char reason[512];
-	char *key_password;
+	fetcher_tls tls;
 } fjob;
 
 typedef struct call_ctx {
@@ -60,6 +67,7 @@ typedef struct call_ctx {
 } call_ctx;
 
 static lasync_metric *m_fetch_seconds, *m_fetch_bytes, *m_fetch_fail;
+static lasync_metric *m_cert_expiry;
 
 fetcher *fetcher_new(void)
 {
@@ -83,6 +91,11 @@ fetcher *fetcher_new(void)
 				      "zstd level of snapshot documents",
 				      &f->zstd_level, 1, 19, false, false,
 				      NULL};
+	f->params[4] = (lasync_param){
+		"cert-warn-days", LASYNC_PARAM_INT, "30",
+		"warn when a tenant's LAS client certificate expires within "
+		"this many days",
+		&f->cert_warn_days, 0, 3650, false, false, NULL};
 	return f;
 }
 
@@ -98,7 +111,8 @@ const lasync_param *fetcher_params(fetcher *f)
 
 const fetcher_vendor *fetcher_vendor_for(int vendor)
 {
-	static const fetcher_vendor *const all[] = {&fetcher_parnassys};
+	static const fetcher_vendor *const all[] = {&fetcher_parnassys,
+						    &fetcher_esis};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		if (all[i]->vendor == vendor)
@@ -141,6 +155,11 @@ int fetcher_init(lasync_daemon *d, void *ctx, char *err, size_t errlen)
 		"lasync_fetch_failures_total",
 		"LAS calls that failed, by vendor and error class",
 		"vendor,class");
+	m_cert_expiry = lasync_metric_gauge(
+		"lasync_client_cert_expiry_seconds",
+		"Seconds until the tenant's LAS client certificate expires "
+		"(negative: expired), as of its last fetch",
+		"tenant");
 	return 0;
 }
 
@@ -164,8 +183,7 @@ static void fjob_reset(fjob *fj, lasync_http *http)
 	fj->worst = FETCH_OK;
 	fj->retry_after_ms = 0;
 	fj->cls[0] = fj->reason[0] = '\0';
-	lasync_secret_free(fj->key_password);
-	fj->key_password = NULL;
+	fetcher_tls_clear(&fj->tls);
 }
 
 static void fjob_free(fjob *fj)
@@ -298,6 +316,48 @@ static void on_response(void *ctx, const lasync_http_result *r)
 		fetch_done(fj);
 }
 
+/* cert_report - the gauge and, close to the end, a warning: the tenant's
+ * client certificate as this fetch found it */
+static void cert_report(fjob *fj, int64_t now)
+{
+	const fetcher_cert *c = &fj->tls.cert;
+	int64_t left;
+
+	if (!fj->tls.checked || !c->dated)
+		return;
+	left = c->not_after - now;
+	lasync_metric_set(m_cert_expiry, (double)left, fj->tenant->tenant_id);
+	if (left >= 0 && left < fj->f->cert_warn_days * 86400)
+		lasync_warn("client_cert_expiring",
+			    "tenant=%s days_left=%lld not_after=%s "
+			    "warn_days=%ld",
+			    fj->tenant->tenant_id, (long long)(left / 86400),
+			    c->not_after_date, fj->f->cert_warn_days);
+}
+
+/* tls_check - the vendor's client certificate options for this fetch,
+ * checked before connecting; -1 with fj->cls and a reason for the school */
+static int tls_check(fjob *fj, lasync_http_req_opts *o, char *reason,
+		     size_t rlen)
+{
+	int64_t now = fj->started / 1000;
+	int rc;
+
+	rc = fj->f->v->tls(fj->tenant, now, o, &fj->tls, fj->cls,
+			   sizeof(fj->cls), reason, rlen);
+	cert_report(fj, now);
+	if (rc != 0) {
+		lasync_metric_add(m_fetch_fail, 1, fj->f->v->name, fj->cls);
+		lasync_warn("client_cert_invalid",
+			    "tenant=%s class=%s problem=%s",
+			    fj->tenant->tenant_id, fj->cls,
+			    lasync_q(fj->tls.cert.detail[0]
+					     ? fj->tls.cert.detail
+					     : reason));
+	}
+	return rc;
+}
+
 void fetcher_start(void *ctx, lasync_job *job)
 {
 	fetcher *f = ctx;
@@ -373,10 +433,9 @@ void fetcher_start(void *ctx, lasync_job *job)
 		.max_response = (size_t)f->max_doc_bytes,
 	};
 	if (f->v->tls != NULL &&
-	    f->v->tls(fj->tenant, &base, &fj->key_password, err,
-		      sizeof(err)) != 0) {
+	    tls_check(fj, &base, err, sizeof(err)) != 0) {
 		lasync_secret_free(key);
-		lasync_job_finish(job, LASYNC_DEAD, 0, "las_tls", "%s", err);
+		lasync_job_finish(job, LASYNC_DEAD, 0, fj->cls, "%s", err);
 		return;
 	}
 	fj->outstanding = f->v->n_ops;
