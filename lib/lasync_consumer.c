@@ -346,6 +346,14 @@ static void job_send_dlq(lasync_consumer *c, job_impl *j)
 	dl.key.len = j->msg->key_len;
 	dl.payload.data = j->msg->payload;
 	dl.payload.len = j->msg->len;
+	/* A message replayed from a dead-letter topic carries how often it
+	 * was; dying again keeps the count, so replays cannot loop. */
+	char rp[16];
+	long replays = 0;
+
+	if (lasync_kafka_header(j->msg, LASYNC_H_REPLAYS, rp, sizeof(rp)))
+		replays = strtol(rp, NULL, 10);
+	dl.replays = replays > 0 && replays < 1000000 ? (uint32_t)replays : 0;
 	len = lasync__v1__dead_letter__get_packed_size(&dl);
 	buf = lasync_xmalloc(len);
 	lasync__v1__dead_letter__pack(&dl, buf);
@@ -360,6 +368,8 @@ static void job_send_dlq(lasync_consumer *c, job_impl *j)
 	hdr_add(hdrs, "lasync.error", j->error);
 	snprintf(num, sizeof(num), "%u", j->pub.attempt);
 	hdr_add(hdrs, "lasync.attempts", num);
+	snprintf(num, sizeof(num), "%u", dl.replays);
+	hdr_add(hdrs, LASYNC_H_REPLAYS, num);
 
 	snprintf(dlq, sizeof(dlq), "%s%s", j->p->topic, LASYNC_T_DLQ_SUFFIX);
 	j->phase = JOB_DLQ;

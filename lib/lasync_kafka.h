@@ -29,6 +29,10 @@
 #define LASYNC_T_REMINDERS "suggestion-reminders"     /* R21, from cron */
 #define LASYNC_T_HELD "held-syncs" /* compacted, R17 */
 #define LASYNC_T_DLQ_SUFFIX ".dlq"
+#define LASYNC_T_DLQ_REPLAYS "dlq-replays" /* compacted: replayed letters */
+/* Header on a message republished from a dead-letter topic: how many times
+ * it has been replayed (the job engine copies it into its next dead letter) */
+#define LASYNC_H_REPLAYS "lasync.replays"
 
 /* Largest event: 16 MiB of payload plus protobuf and Kafka overhead. */
 #define LASYNC_MAX_EVENT_BYTES (16u * 1024u * 1024u)

@@ -46,6 +46,7 @@ typedef struct ajob_ext {
 	bool pumping, repump;
 	bool no_result;		/* a later part of a failed sync */
 	bool finished;
+	bool superseded;	/* refused: nothing applied */
 } ajob_ext;
 
 static lasync_metric *m_ops, *m_requests, *m_apply_seconds;
@@ -488,7 +489,7 @@ static int check_redis(ajob *aj, int64_t *applied_gen, bool *sync_failed,
 
 	key(aj, kw, sizeof(kw), "applied", NULL);
 	key(aj, kf, sizeof(kf), "failed-sync", aj->cs->header->sync_id);
-	const char *a1[] = {"GET", kw}, *a2[] = {"EXISTS", kf};
+	const char *a1[] = {"GET", kw}, *a2[] = {"GET", kf};
 	const char *const *argvs[] = {a1, a2};
 	const int argcs[] = {2, 2};
 	redisReply *reps[2] = {NULL, NULL};
@@ -504,8 +505,15 @@ static int check_redis(ajob *aj, int64_t *applied_gen, bool *sync_failed,
 			 reps[0]->str);
 		*applied_gen = strtoll(buf, NULL, 10);
 	}
-	*sync_failed = reps[1]->type == REDIS_REPLY_INTEGER &&
-		       reps[1]->integer > 0;
+	/* The marker holds the part that failed: later parts follow it into
+	 * the dead-letter topic; that part itself (replayed) may run. */
+	*sync_failed = false;
+	if (reps[1]->type == REDIS_REPLY_STRING) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%.*s", (int)reps[1]->len, reps[1]->str);
+		*sync_failed = strtol(v, NULL, 10) < (long)aj->cs->part;
+	}
 	freeReplyObject(reps[0]);
 	freeReplyObject(reps[1]);
 	for (size_t i = 0; i < n; i++) {
@@ -624,6 +632,7 @@ void applier_start(void *ctx, lasync_job *job)
 	if (applied > aj->cs->header->generation) {
 		/* A late replay must never put old values back. */
 		x->finished = true;
+		x->superseded = true;
 		drop_expected(aj, "superseded");
 		char why[160];
 
@@ -668,23 +677,36 @@ void applier_start(void *ctx, lasync_job *job)
 	pump(aj);
 }
 
-/* applier_acked - the result is in Kafka: advance the watermark */
+/* applier_acked - the part is done and its output in Kafka: a replayed
+ * part that had failed lifts its sync's failure marker (so the parts after
+ * it, replayed in order, run too); the last part advances the watermark */
 int applier_acked(void *ctx, lasync_job *job, char *err, size_t errlen)
 {
+	static const char lua[] =
+		"if redis.call('GET', KEYS[1]) == ARGV[1] then "
+		"redis.call('DEL', KEYS[1]) end "
+		"if ARGV[2] ~= '' and tonumber(ARGV[2]) > "
+		"tonumber(redis.call('GET', KEYS[2]) or '0') then "
+		"redis.call('SET', KEYS[2], ARGV[2]) end "
+		"return 1";
 	applier *a = ctx;
 	ajob *aj = job->state;
-	char k[256], v[64];
+	char kf[256], kw[256], part[16], gen[32] = "";
+	redisReply *rep;
 
 	(void)a;
 	if (aj == NULL || aj->cs == NULL || aj->tenant == NULL ||
-	    aj->cs->part != aj->cs->parts || aj->n_permanent > 0)
+	    aj->n_permanent > 0 || aj->stop || ((ajob_ext *)aj)->superseded)
 		return 0;
-	snprintf(v, sizeof(v), "%lld", (long long)aj->cs->header->generation);
-	key(aj, k, sizeof(k), "applied", NULL);
-	const char *argv[] = {"SET", k, v};
-	redisReply *rep = lasync_redis_cmd(applier_redis(aj), 3, argv, NULL,
-					   err, errlen);
+	key(aj, kf, sizeof(kf), "failed-sync", aj->cs->header->sync_id);
+	key(aj, kw, sizeof(kw), "applied", NULL);
+	snprintf(part, sizeof(part), "%u", aj->cs->part);
+	if (aj->cs->part == aj->cs->parts)
+		snprintf(gen, sizeof(gen), "%lld",
+			 (long long)aj->cs->header->generation);
+	const char *argv[] = {"EVAL", lua, "2", kf, kw, part, gen};
 
+	rep = lasync_redis_cmd(applier_redis(aj), 7, argv, NULL, err, errlen);
 	if (rep == NULL)
 		return -1;
 	freeReplyObject(rep);
@@ -716,8 +738,11 @@ void applier_dead(void *ctx, lasync_job *job, const char *cls,
 	if (aj == NULL || aj->cs == NULL || aj->cs->header == NULL ||
 	    aj->tenant == NULL || x->no_result)
 		return;
+	char part[16];
+
 	key(aj, k, sizeof(k), "failed-sync", aj->cs->header->sync_id);
-	const char *argv[] = {"SET", k, "1", "EX", "604800"};
+	snprintf(part, sizeof(part), "%u", aj->cs->part);
+	const char *argv[] = {"SET", k, part, "EX", "604800"};
 	redisReply *rep = lasync_redis_cmd(applier_redis(aj), 5, argv, NULL,
 					   err, sizeof(err));
 

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lasync_kafka.h"
 #include "lasync_tenants.h"
@@ -34,6 +35,7 @@ int ctl_sync(ctl *c, int argc, char **argv);
 int ctl_status(ctl *c, int argc, char **argv);
 int ctl_portal(ctl *c, int argc, char **argv);
 int ctl_topics(ctl *c, int argc, char **argv);
+int ctl_dlq(ctl *c, int argc, char **argv);
 
 /* ctl_topic - "<prefix>.<suffix>[.<vendor>]" into buf */
 const char *ctl_topic(ctl *c, char *buf, size_t len, const char *suffix,
@@ -48,6 +50,22 @@ rd_kafka_t *ctl_reader(ctl *c);
 /* ctl_produce - produce one message and wait for its acknowledgement */
 int ctl_produce(ctl *c, const char *topic, const char *key, const void *val,
 		size_t len);
+/* ctl_produce_headers - the same with Kafka headers (taken over) */
+int ctl_produce_headers(ctl *c, const char *topic, const char *key,
+			const void *val, size_t len, rd_kafka_headers_t *hdrs);
+
+typedef struct ctl_sync_opts {
+	bool full, preview;
+	const char *as_of;
+	long wait;
+	uint32_t approved;
+	const char *reason;
+} ctl_sync_opts;
+
+/* ctl_send_sync - produce a SyncRequest for t (acknowledged), its new
+ * sync id in sid; 0 or -1 */
+int ctl_send_sync(ctl *c, const lasync_tenant *t, const ctl_sync_opts *o,
+		  char sid[33]);
 
 /* ctl_die - print "lasyncctl: <msg>" and exit(1) */
 _Noreturn void ctl_die(const char *fmt, ...)

@@ -76,22 +76,38 @@ static int wait_result(ctl *c, rd_kafka_t *rk, const char *sync_id,
 	return 1;
 }
 
-typedef struct sync_opts {
-	bool full, preview;
-	const char *as_of;
-	long wait;
-	uint32_t approved;
-	const char *reason;
-} sync_opts;
-
 /* request_sync - produce a SyncRequest for t, and follow its result when
  * asked to wait; 0 when requested (and, waiting, when it ended ok) */
-static int request_sync(ctl *c, const lasync_tenant *t, const sync_opts *o)
+static int request_sync(ctl *c, const lasync_tenant *t, const ctl_sync_opts *o)
+{
+	char sid[LASYNC_ID_LEN], rt[256], err[512];
+	rd_kafka_t *rk = NULL;
+	int rc;
+
+	if (o->wait > 0) {
+		rk = ctl_reader(c);
+		ctl_topic(c, rt, sizeof(rt), LASYNC_T_RESULTS, NULL);
+		if (lasync_kafka_catch_up(rk, rt, RD_KAFKA_OFFSET_END,
+					  (int)c->timeout_ms, NULL, NULL, err,
+					  sizeof(err)) != 0)
+			ctl_die("%s", err);
+	}
+	rc = ctl_send_sync(c, t, o, sid);
+	if (rc == 0 && rk != NULL)
+		rc = wait_result(c, rk, sid, o->wait);
+	if (rk != NULL) {
+		rd_kafka_consumer_close(rk);
+		rd_kafka_destroy(rk);
+	}
+	return rc == 0 ? 0 : 1;
+}
+
+int ctl_send_sync(ctl *c, const lasync_tenant *t, const ctl_sync_opts *o,
+		  char sid[LASYNC_ID_LEN])
 {
 	Lasync__V1__SyncRequest req = LASYNC__V1__SYNC_REQUEST__INIT;
 	Lasync__V1__Header h;
-	char eid[LASYNC_ID_LEN], sid[LASYNC_ID_LEN], topic[256], err[512];
-	rd_kafka_t *rk = NULL;
+	char eid[LASYNC_ID_LEN], topic[256];
 	int rc;
 
 	lasync_random_id(sid);
@@ -101,20 +117,10 @@ static int request_sync(ctl *c, const lasync_tenant *t, const sync_opts *o)
 	req.full = o->full;
 	req.preview = o->preview;
 	req.as_of = (char *)(o->as_of ? o->as_of : "");
-	req.reason = (char *)o->reason;
+	req.reason = (char *)(o->reason ? o->reason : "manual");
 	req.approved_deactivations = o->approved;
 	ctl_topic(c, topic, sizeof(topic), LASYNC_T_SYNC_REQUESTS,
 		  lasync_vendor_name(t->vendor));
-	if (o->wait > 0) {
-		char rt[256];
-
-		rk = ctl_reader(c);
-		ctl_topic(c, rt, sizeof(rt), LASYNC_T_RESULTS, NULL);
-		if (lasync_kafka_catch_up(rk, rt, RD_KAFKA_OFFSET_END,
-					  (int)c->timeout_ms, NULL, NULL, err,
-					  sizeof(err)) != 0)
-			ctl_die("%s", err);
-	}
 	size_t len = lasync__v1__sync_request__get_packed_size(&req);
 	uint8_t *buf = lasync_xmalloc(len);
 
@@ -122,15 +128,10 @@ static int request_sync(ctl *c, const lasync_tenant *t, const sync_opts *o)
 	rc = ctl_produce(c, topic, t->tenant_id, buf, len);
 	free(buf);
 	if (rc == 0)
-		printf("sync %s requested for %s%s\n", sid, t->tenant_id,
+		printf("sync %s requested for %s%s%s\n", sid, t->tenant_id,
+		       o->full ? " (full)" : "",
 		       o->approved ? " (deletion guard lifted)" : "");
-	if (rc == 0 && rk != NULL)
-		rc = wait_result(c, rk, sid, o->wait);
-	if (rk != NULL) {
-		rd_kafka_consumer_close(rk);
-		rd_kafka_destroy(rk);
-	}
-	return rc == 0 ? 0 : 1;
+	return rc;
 }
 
 typedef struct held_scan {
@@ -231,7 +232,7 @@ static int decide(ctl *c, const char *what, int argc, char **argv)
 		printf("rejected: nothing applied; the next sync runs normally "
 		       "(and is held again if the LAS still says so)\n");
 	if (rc == 0 && approve) {
-		sync_opts o = {.as_of = h->as_of,
+		ctl_sync_opts o = {.as_of = h->as_of,
 			       .wait = wait,
 			       .approved = h->deactivations,
 			       .reason = "approve"};
@@ -248,7 +249,7 @@ static int decide(ctl *c, const char *what, int argc, char **argv)
 
 int ctl_sync(ctl *c, int argc, char **argv)
 {
-	sync_opts o = {.as_of = "", .wait = -1, .reason = "manual"};
+	ctl_sync_opts o = {.as_of = "", .wait = -1, .reason = "manual"};
 	const char *tenant = NULL;
 	lasync_tenants *tt;
 	lasync_tenant *t;

@@ -28,6 +28,9 @@ static const struct {
 	{"status", ctl_status, "status [--json]"},
 	{"portal", ctl_portal, "portal <tenant>"},
 	{"topics", ctl_topics, "topics ensure"},
+	{"dlq", ctl_dlq,
+	 "dlq list|replay [--tenant T] [--since WHEN] [--topic S] [--dry-run]\n"
+	 "  lasyncctl dlq show <dlq-topic> <partition> <offset>"},
 };
 
 _Noreturn void ctl_die(const char *fmt, ...)
@@ -113,6 +116,12 @@ static void on_ack(void *ctx, rd_kafka_resp_err_t err, int32_t p, int64_t o)
 int ctl_produce(ctl *c, const char *topic, const char *key, const void *val,
 		size_t len)
 {
+	return ctl_produce_headers(c, topic, key, val, len, NULL);
+}
+
+int ctl_produce_headers(ctl *c, const char *topic, const char *key,
+			const void *val, size_t len, rd_kafka_headers_t *hdrs)
+{
 	char err[512];
 	lasync_producer *p = lasync_producer_new(c->brokers, c->client_id,
 						 NULL, err, sizeof(err));
@@ -120,7 +129,7 @@ int ctl_produce(ctl *c, const char *topic, const char *key, const void *val,
 
 	if (p == NULL)
 		ctl_die("kafka: %s", err);
-	if (lasync_produce(p, topic, key, val, len, NULL, on_ack, &a, err,
+	if (lasync_produce(p, topic, key, val, len, hdrs, on_ack, &a, err,
 			   sizeof(err)) != 0)
 		ctl_die("%s", err);
 	lasync_producer_flush(p, (int)c->timeout_ms);
