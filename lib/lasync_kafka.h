@@ -28,6 +28,7 @@
 #define LASYNC_T_SUGGESTION_STATUS "suggestion-status" /* compacted, R21 */
 #define LASYNC_T_REMINDERS "suggestion-reminders"     /* R21, from cron */
 #define LASYNC_T_HELD "held-syncs" /* compacted, R17 */
+#define LASYNC_T_SCHEDULE "schedule" /* compacted: syncs requested by cron */
 #define LASYNC_T_DLQ_SUFFIX ".dlq"
 #define LASYNC_T_DLQ_REPLAYS "dlq-replays" /* compacted: replayed letters */
 /* Header on a message republished from a dead-letter topic: how many times

@@ -41,6 +41,14 @@ int ctl_dlq(ctl *c, int argc, char **argv);
 const char *ctl_topic(ctl *c, char *buf, size_t len, const char *suffix,
 		      const char *vendor);
 
+/* ctl_health - every tenant's sync health from the results topic (caller
+ * frees with lasync_health_free) */
+struct lasync_health;
+struct lasync_health *ctl_health(ctl *c);
+
+/* ctl_due - sync --due: request the syncs whose time has come */
+int ctl_due(ctl *c, int argc, char **argv);
+
 /* ctl_tenants - the current tenants table, read to the end (caller frees) */
 lasync_tenants *ctl_tenants(ctl *c);
 

@@ -255,6 +255,8 @@ int ctl_sync(ctl *c, int argc, char **argv)
 	lasync_tenant *t;
 	int rc;
 
+	if (argc >= 1 && strcmp(argv[0], "--due") == 0)
+		return ctl_due(c, argc - 1, argv + 1);
 	if (argc >= 1 && (strcmp(argv[0], "approve") == 0 ||
 			  strcmp(argv[0], "reject") == 0))
 		return decide(c, argv[0], argc - 1, argv + 1);

@@ -24,7 +24,8 @@ static const struct {
 	{"sync", ctl_sync,
 	 "sync <tenant> [--full] [--as-of YYYY-MM-DD] [--preview] "
 	 "[--wait SECONDS]\n  lasyncctl sync approve|reject <tenant> "
-	 "[--wait SECONDS]"},
+	 "[--wait SECONDS]\n  lasyncctl sync --due [--dry-run] "
+	 "[--now YYYY-MM-DDTHH:MM]"},
 	{"status", ctl_status, "status [--json]"},
 	{"portal", ctl_portal, "portal <tenant>"},
 	{"topics", ctl_topics, "topics ensure"},
