@@ -323,8 +323,14 @@ static void cert_report(fjob *fj, int64_t now)
 	const fetcher_cert *c = &fj->tls.cert;
 	int64_t left;
 
-	if (!fj->tls.checked || !c->dated)
+	if (!fj->tls.checked)
 		return;
+	if (!c->dated) {
+		/* Unreadable now: an old value would claim a certificate that
+		 * is not there (the failure itself is counted and logged). */
+		lasync_metric_remove(m_cert_expiry, fj->tenant->tenant_id);
+		return;
+	}
 	left = c->not_after - now;
 	lasync_metric_set(m_cert_expiry, (double)left, fj->tenant->tenant_id);
 	if (left >= 0 && left < fj->f->cert_warn_days * 86400)
