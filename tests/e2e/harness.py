@@ -181,6 +181,16 @@ class Las:
         self.url = env("LASYNC_LASSIM_URL").rstrip("/")
         self.root = Path(os.environ.get("LASYNC_LASSIM_FIXTURES", ROOT / "fixtures" / "las"))
 
+    @property
+    def https_url(self) -> str:
+        """The simulator's HTTPS listener (mutual TLS, for ESIS)."""
+        return env("LASYNC_LASSIM_HTTPS_URL").rstrip("/")
+
+    @property
+    def certs(self) -> Path:
+        """scripts/certs.sh's directory: the test CA, client certificates."""
+        return Path(env("LASYNC_CERTS_DIR"))
+
     def school_dir(self, vendor: str, school: str) -> Path:
         return self.root / vendor / school
 
@@ -293,12 +303,13 @@ class Pipeline:
 
     # --- daemons ------------------------------------------------------
 
-    def daemon(self, name: str, *extra: str, instance: str = "") -> Daemon:
+    def daemon(self, name: str, *extra: str, instance: str = "",
+               vendor: str | None = None) -> Daemon:
         key = name + instance
         port = free_port()
         argv = [str(self.build / "services" / name / f"lasync-{name}"), "--http-port", str(port)]
         if name in ("fetcher", "mapper"):
-            argv += ["--vendor", self.vendor]
+            argv += ["--vendor", vendor or self.vendor]
         argv += list(extra)
         envp = dict(self.env)
         envp.update(self.secrets)
@@ -313,6 +324,18 @@ class Pipeline:
             d.start()
         for n in names:
             self.daemons[n].wait_ready()
+
+    def workers(self, vendor: str, *extra: str) -> tuple[str, str]:
+        """The fetcher and mapper of one vendor, keyed "fetcher-<vendor>" and
+        "mapper-<vendor>" (made once), for a pipeline serving both vendors:
+        pipeline.start(*pipeline.workers("esis"), "applier", "notifier")."""
+        keys = []
+        for name in ("fetcher", "mapper"):
+            key = f"{name}-{vendor}"
+            if key not in self.daemons:
+                self.daemon(name, *extra, instance=f"-{vendor}", vendor=vendor)
+            keys.append(key)
+        return keys[0], keys[1]
 
     def restart(self, name: str):
         d = self.daemons[name]
@@ -351,9 +374,11 @@ class Pipeline:
 
     def tenant(self, tenant_id: str, brin: str, dependance: str = "00", key: str = "",
                portal_tenant: str | None = None, settings: dict | None = None,
-               state: str = "active", vendor: str | None = None) -> dict:
+               state: str = "active", vendor: str | None = None, brand: str = "basisonline",
+               las: dict | None = None) -> dict:
         """Register a tenant; its LAS key reaches the daemons as an env secret, so
-        register tenants before starting the daemons that need their keys."""
+        register tenants before starting the daemons that need their keys.
+        las adds to or overrides the las object (ESIS: endpoint, client_cert_ref...)."""
         vendor = vendor or self.vendor
         if not self.topics_ready:
             self.ctl("topics", "ensure", "--partitions", "4")
@@ -362,7 +387,7 @@ class Pipeline:
         self.secrets[secret] = key
         doc = {
             "tenant_id": tenant_id,
-            "brand": "basisonline",
+            "brand": brand,
             "brin": brin,
             "dependance": dependance,
             "las": {"vendor": vendor, "endpoint": f"{self.las.url}/{vendor}",
@@ -373,6 +398,7 @@ class Pipeline:
             "state": state,
             "manager_emails": [f"ict@{tenant_id}.example.nl"],
         }
+        doc["las"].update(las or {})
         path = self.dir / f"tenant-{tenant_id}.json"
         path.write_text(json.dumps(doc, indent=2))
         self.ctl("tenant", "put", str(path))
