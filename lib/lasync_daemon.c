@@ -141,6 +141,11 @@ const char *lasync_daemon_name(lasync_daemon *d)
 	return d->svc->name;
 }
 
+const char *lasync_daemon_brokers(lasync_daemon *d)
+{
+	return d->brokers;
+}
+
 lasync_producer *lasync_daemon_producer(lasync_daemon *d)
 {
 	return d->prod;

@@ -69,6 +69,9 @@ const char *lasync_daemon_topic(lasync_daemon *d, char *buf, size_t len,
 
 const char *lasync_daemon_prefix(lasync_daemon *d);
 const char *lasync_daemon_name(lasync_daemon *d);
+/* lasync_daemon_brokers - the Kafka bootstrap servers (for a service's
+ * own follower of a compacted topic) */
+const char *lasync_daemon_brokers(lasync_daemon *d);
 lasync_producer *lasync_daemon_producer(lasync_daemon *d);
 lasync_tenants *lasync_daemon_tenants(lasync_daemon *d);
 lasync_redis *lasync_daemon_redis(lasync_daemon *d);
