@@ -6,6 +6,7 @@
  *   ctl_sync.c     sync <tenant> [--full] [--as-of D] [--preview] [--wait S]
  *   ctl_status.c   status [--json]
  *   ctl_portal.c   portal <tenant>: what the portal holds now
+ *   ctl_suggestions.c  suggestions <tenant> | remind: parent suggestions (R21)
  *
  * Commands print for people on stdout and errors on stderr, and exit 0 on
  * success, 1 on a failure, 2 on a usage error.
@@ -35,6 +36,7 @@ int ctl_sync(ctl *c, int argc, char **argv);
 int ctl_status(ctl *c, int argc, char **argv);
 int ctl_portal(ctl *c, int argc, char **argv);
 int ctl_topics(ctl *c, int argc, char **argv);
+int ctl_suggestions(ctl *c, int argc, char **argv);
 int ctl_dlq(ctl *c, int argc, char **argv);
 
 /* ctl_topic - "<prefix>.<suffix>[.<vendor>]" into buf */

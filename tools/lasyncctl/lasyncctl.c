@@ -29,6 +29,9 @@ static const struct {
 	{"status", ctl_status, "status [--json]"},
 	{"portal", ctl_portal, "portal <tenant>"},
 	{"topics", ctl_topics, "topics ensure"},
+	{"suggestions", ctl_suggestions,
+	 "suggestions [list] <tenant> [--json] [--all] | remind <tenant> | "
+	 "remind --due [--min-age-days N]"},
 	{"dlq", ctl_dlq,
 	 "dlq list|replay [--tenant T] [--since WHEN] [--topic S] [--dry-run]\n"
 	 "  lasyncctl dlq show <dlq-topic> <partition> <offset>"},
