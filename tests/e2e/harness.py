@@ -230,6 +230,7 @@ class Daemon:
     def __init__(self, name: str, argv: list[str], envp: dict, log: Path, port: int):
         self.name, self.argv, self.env, self.log, self.port = name, argv, envp, log, port
         self.proc: subprocess.Popen | None = None
+        self.webhook_port: int | None = None  # the notifier's suggestion webhook
 
     def start(self):
         fh = open(self.log, "ab")
@@ -294,6 +295,8 @@ class Pipeline:
             "LASYNC_TOPIC_PARTITIONS": "4",
             "LASYNC_LOG_LEVEL": "info",
             "LASYNC_PORTAL_TOKEN": self.portal.token,
+            # The notifier mails through the stack's SMTP sink.
+            "LASYNC_SMTP_URL": os.environ.get("LASYNC_SMTP_URL", "smtp://127.0.0.1:25"),
             # Short backoff so retries happen within a test's time.
             "LASYNC_BACKOFF_BASE_MS": "200",
             "LASYNC_BACKOFF_MAX_MS": "2000",
@@ -310,10 +313,16 @@ class Pipeline:
         argv = [str(self.build / "services" / name / f"lasync-{name}"), "--http-port", str(port)]
         if name in ("fetcher", "mapper"):
             argv += ["--vendor", vendor or self.vendor]
+        webhook = None
+        if name == "notifier" and not any(a.startswith("--webhook-port") for a in extra):
+            # Its own port, so pipelines (and a running demo) never collide.
+            webhook = free_port()
+            argv += ["--webhook-port", str(webhook)]
         argv += list(extra)
         envp = dict(self.env)
         envp.update(self.secrets)
         d = Daemon(key, argv, envp, self.dir / f"{key}.log", port)
+        d.webhook_port = webhook
         self.daemons[key] = d
         return d
 
@@ -375,10 +384,12 @@ class Pipeline:
     def tenant(self, tenant_id: str, brin: str, dependance: str = "00", key: str = "",
                portal_tenant: str | None = None, settings: dict | None = None,
                state: str = "active", vendor: str | None = None, brand: str = "basisonline",
-               las: dict | None = None) -> dict:
+               las: dict | None = None, manager_emails: list[str] | None = None,
+               webhook_secret: str | None = None) -> dict:
         """Register a tenant; its LAS key reaches the daemons as an env secret, so
         register tenants before starting the daemons that need their keys.
-        las adds to or overrides the las object (ESIS: endpoint, client_cert_ref...)."""
+        las adds to or overrides the las object (ESIS: endpoint, client_cert_ref...).
+        webhook_secret becomes the tenant's webhook_secret_ref (an env secret too)."""
         vendor = vendor or self.vendor
         if not self.topics_ready:
             self.ctl("topics", "ensure", "--partitions", "4")
@@ -396,9 +407,14 @@ class Pipeline:
                        "token_ref": "env:LASYNC_PORTAL_TOKEN"},
             "settings": settings or {},
             "state": state,
-            "manager_emails": [f"ict@{tenant_id}.example.nl"],
+            "manager_emails": (manager_emails if manager_emails is not None
+                               else [f"ict@{tenant_id}.example.nl"]),
         }
         doc["las"].update(las or {})
+        if webhook_secret is not None:
+            hook = f"LASYNC_TEST_WEBHOOK_{tenant_id.upper().replace('-', '_')}"
+            self.secrets[hook] = webhook_secret
+            doc["webhook_secret_ref"] = f"env:{hook}"
         path = self.dir / f"tenant-{tenant_id}.json"
         path.write_text(json.dumps(doc, indent=2))
         self.ctl("tenant", "put", str(path))
