@@ -9,7 +9,7 @@
  *   2. xmlReaderForMemory with XML_PARSE_NONET and without NOENT, DTDLOAD,
  *      DTDATTR, DTDVALID, XINCLUDE or HUGE, and a DOCTYPE or entity node
  *      refused again if one ever shows up.
- *   3. our own caps on depth and on each text value.
+ *   3. our own caps on depth and on each text and attribute value.
  *
  * libxml2's errors reach us three ways: the reader's structured handler
  * (parser errors), and the thread's structured and generic handlers (errors
@@ -47,6 +47,9 @@ struct lasync_xml {
 	const char *names[LASYNC_XML_MAX_DEPTH]; /* dictionary strings */
 	const char *ns;			 /* of the element child() returned */
 	bool pending_end;		 /* top element was <empty/> */
+	bool at_start;			 /* on the start of the element
+					  * child() returned: attributes
+					  * can be read */
 	char *buf;			 /* text scratch, capped at max_text */
 	size_t buf_len, buf_cap;
 	/* the thread's libxml2 handlers, restored by _free */
@@ -264,6 +267,7 @@ static int read_node(lasync_xml *x)
 
 	if (x->failed)
 		return -1;
+	x->at_start = false;
 	rc = xmlTextReaderRead(x->r);
 	if (rc < 0) {
 		set_err(x, xmlTextReaderGetParserLineNumber(x->r),
@@ -306,6 +310,7 @@ static int push(lasync_xml *x)
 	x->names[x->depth++] = name ? name : "";
 	x->ns = (const char *)xmlTextReaderConstNamespaceUri(x->r);
 	x->pending_end = xmlTextReaderIsEmptyElement(x->r) == 1;
+	x->at_start = true;
 	return 0;
 }
 
@@ -315,6 +320,7 @@ static void pop(lasync_xml *x)
 	if (x->depth > 0)
 		x->depth--;
 	x->pending_end = false;
+	x->at_start = false;
 	x->ns = NULL;
 }
 
@@ -483,6 +489,83 @@ int lasync_xml_text_dup(lasync_xml *x, lasync_arena *arena, const char **out)
 	if (n > 0)
 		*out = lasync_arena_strndup(arena, s, n);
 	return 0;
+}
+
+/* attr_value - the trimmed value of the attribute the reader is on, into
+ * arena (NULL when empty); -1 when it is over the text cap */
+static int attr_value(lasync_xml *x, lasync_arena *arena, const char *name,
+		      const char **out)
+{
+	const char *v = (const char *)xmlTextReaderConstValue(x->r);
+	size_t start = 0, end = v ? strlen(v) : 0;
+
+	*out = NULL;
+	if (end > x->max_text) {
+		xmlTextReaderMoveToElement(x->r);
+		return lasync_xml_fail(x,
+				       "attribute %s of <%s> exceeds the limit "
+				       "of %zu bytes",
+				       name, lasync_xml_name(x), x->max_text);
+	}
+	while (start < end && is_ws((unsigned char)v[start]))
+		start++;
+	while (end > start && is_ws((unsigned char)v[end - 1]))
+		end--;
+	if (end > start)
+		*out = lasync_arena_strndup(arena, v + start, end - start);
+	return 0;
+}
+
+/* lasync_xml_attrs - the wanted attributes of the element just returned;
+ * anything else on it is an error.  The reader walks the attribute nodes
+ * and comes back to the element, so reading goes on as before. */
+int lasync_xml_attrs(lasync_xml *x, lasync_arena *arena,
+		     lasync_xml_attr *attrs, size_t n)
+{
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		attrs[i].value = NULL;
+	if (x->failed)
+		return -1;
+	if (!x->at_start)
+		return lasync_xml_fail(x, "attributes of <%s> read after its "
+					  "start",
+				       lasync_xml_name(x));
+	if (xmlTextReaderHasAttributes(x->r) != 1)
+		return 0;
+	for (rc = xmlTextReaderMoveToFirstAttribute(x->r); rc == 1;
+	     rc = xmlTextReaderMoveToNextAttribute(x->r)) {
+		const char *local, *ns;
+		size_t i;
+
+		if (xmlTextReaderIsNamespaceDecl(x->r) == 1)
+			continue;
+		local = (const char *)xmlTextReaderConstLocalName(x->r);
+		ns = (const char *)xmlTextReaderConstNamespaceUri(x->r);
+		for (i = 0; i < n; i++)
+			if (ns == NULL && local != NULL &&
+			    strcmp(attrs[i].name, local) == 0)
+				break;
+		if (i == n) {
+			const char *qname =
+				(const char *)xmlTextReaderConstName(x->r);
+			char name[128];
+
+			lasync_strlcpy(name, qname ? qname : "?", sizeof(name));
+			xmlTextReaderMoveToElement(x->r);
+			return lasync_xml_fail(x, "unknown attribute %s on <%s>",
+					       name, lasync_xml_name(x));
+		}
+		if (attr_value(x, arena, attrs[i].name, &attrs[i].value) < 0)
+			return -1;
+	}
+	xmlTextReaderMoveToElement(x->r);
+	if (rc < 0) {
+		set_err(x, lasync_xml_line(x), "XML error: malformed attribute");
+		return -1;
+	}
+	return x->failed ? -1 : 0;
 }
 
 /* lasync_xml_skip - consume the current element whole */

@@ -27,6 +27,9 @@
  *			break;
  *	}
  *
+ * Attributes are read with lasync_xml_attrs() right after lasync_xml_child()
+ * returned the element, before it is consumed.
+ *
  * Text directly inside an element that holds elements (mixed content) is an
  * error; whitespace, comments and processing instructions are skipped.
  *
@@ -98,6 +101,22 @@ int lasync_xml_text(lasync_xml *x, const char **out, size_t *len);
 /* lasync_xml_text_dup - as lasync_xml_text, copied into arena; an empty
  * value gives NULL (the model's "absent") */
 int lasync_xml_text_dup(lasync_xml *x, lasync_arena *arena, const char **out);
+
+/* One attribute a caller accepts on an element: its unqualified name in,
+ * its value out (trimmed of ASCII whitespace, copied into the arena; NULL
+ * when the attribute is absent or empty, as for text). */
+typedef struct lasync_xml_attr {
+	const char *name;
+	const char *value;
+} lasync_xml_attr;
+
+/* lasync_xml_attrs - read the attributes of the element lasync_xml_child()
+ * just returned, before anything consumes it, into attrs[0..n) (n may be 0:
+ * the element must carry none, and arena may be NULL).  Namespace
+ * declarations are not attributes here; any other attribute, qualified or
+ * not named in attrs, is an error naming it.  Values are capped like text. */
+int lasync_xml_attrs(lasync_xml *x, lasync_arena *arena,
+		     lasync_xml_attr *attrs, size_t n);
 
 /* lasync_xml_skip - consume the current element and everything in it */
 int lasync_xml_skip(lasync_xml *x);

@@ -275,6 +275,102 @@ static void test_xml_text_dup(void **state)
 	lasync_arena_free(a);
 }
 
+/* attributes: the wanted ones are read, namespace declarations are not
+ * attributes, anything else is an error; reading goes on after them */
+static void test_xml_attrs(void **state)
+{
+	static const struct {
+		const char *name;
+		const char *input;	/* <r> holding one element <a> */
+		const char *want;	/* "key=...|geheim=..." then the text */
+		const char *want_err;
+	} rows[] = {
+		{"both_present",
+		 "<r><a key=\" L1 \" geheim=\"true\">06-1</a></r>",
+		 "key=L1|geheim=true|text=06-1", NULL},
+		{"absent_and_empty_are_null", "<r><a geheim=\"  \"/></r>",
+		 "key=-|geheim=-|text=", NULL},
+		{"namespace_declarations_skipped",
+		 "<r><p:a xmlns:p=\"urn:p\" xmlns=\"urn:d\" key=\"K\">t</p:a>"
+		 "</r>",
+		 "key=K|geheim=-|text=t", NULL},
+		{"entities_in_values",
+		 "<r><a key=\"a&amp;b&#233;\"/></r>", "key=a&b\xc3\xa9|geheim=-|"
+		 "text=", NULL},
+		{"unknown_attribute_rejected", "<r>\n<a key=\"1\" kleur=\"x\"/></r>",
+		 NULL, "doc line 2 at /r/a: unknown attribute kleur on <a>"},
+		{"qualified_attribute_rejected",
+		 "<r xmlns:p=\"urn:p\"><a p:key=\"1\"/></r>", NULL,
+		 "unknown attribute p:key on <a>"},
+		{"oversize_value_rejected",
+		 "<r><a key=\"0123456789012345678901234567890123456789\"/></r>",
+		 NULL, "attribute key of <a> exceeds the limit of 32 bytes"},
+	};
+	lasync_xml_limits lim = {0, 32, 0};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char err[256] = "", got[256] = "";
+		lasync_arena *a = lasync_arena_new();
+		lasync_xml *x = lasync_xml_new("doc", rows[i].input,
+					       strlen(rows[i].input), &lim, err,
+					       sizeof(err));
+		lasync_xml_attr at[2] = {{"key", NULL}, {"geheim", NULL}};
+		const char *t = NULL;
+		int rc = -1;
+
+		assert_non_null(x);
+		if (lasync_xml_child(x) == 1 && lasync_xml_child(x) == 1 &&
+		    lasync_xml_attrs(x, a, at, 2) == 0 &&
+		    lasync_xml_text(x, &t, NULL) == 0) {
+			snprintf(got, sizeof(got), "key=%s|geheim=%s|text=%s",
+				 at[0].value ? at[0].value : "-",
+				 at[1].value ? at[1].value : "-", t);
+			rc = lasync_xml_child(x) == 0 && lasync_xml_child(x) == 0
+				     ? lasync_xml_finish(x)
+				     : -1;
+		}
+		if (rows[i].want != NULL ? rc != 0 || strcmp(got, rows[i].want)
+							    != 0
+					 : rc == 0 || strstr(err,
+							     rows[i].want_err) ==
+							      NULL) {
+			print_error("%s: got rc=%d \"%s\" err \"%s\", want "
+				    "\"%s\"\n",
+				    rows[i].name, rc, got, err,
+				    rows[i].want ? rows[i].want
+						 : rows[i].want_err);
+			fail();
+		}
+		lasync_xml_free(x);
+		lasync_arena_free(a);
+	}
+}
+
+/* attributes are read only at an element's start, and n=0 means none */
+static void test_xml_attrs_position(void **state)
+{
+	const char *doc = "<r a=\"1\"><b/><c/></r>";
+	char err[256] = "";
+	lasync_xml *x = lasync_xml_new("d", doc, strlen(doc), NULL, err,
+				       sizeof(err));
+
+	(void)state;
+	assert_int_equal(lasync_xml_child(x), 1);	/* r */
+	assert_int_equal(lasync_xml_child(x), 1);	/* b */
+	assert_int_equal(lasync_xml_attrs(x, NULL, NULL, 0), 0);
+	assert_int_equal(lasync_xml_child(x), 0);	/* b ends */
+	assert_int_equal(lasync_xml_attrs(x, NULL, NULL, 0), -1);
+	assert_non_null(strstr(err, "attributes of <r> read after its start"));
+	lasync_xml_free(x);
+
+	x = lasync_xml_new("d", doc, strlen(doc), NULL, err, sizeof(err));
+	assert_int_equal(lasync_xml_child(x), 1);	/* r */
+	assert_int_equal(lasync_xml_attrs(x, NULL, NULL, 0), -1);
+	assert_non_null(strstr(err, "unknown attribute a on <r>"));
+	lasync_xml_free(x);
+}
+
 /* libxml2's own error output never reaches stderr */
 static void test_xml_errors_not_on_stderr(void **state)
 {
@@ -322,6 +418,8 @@ int main(void)
 		cmocka_unit_test(test_xml_error_path_and_line),
 		cmocka_unit_test(test_xml_namespaces),
 		cmocka_unit_test(test_xml_text_dup),
+		cmocka_unit_test(test_xml_attrs),
+		cmocka_unit_test(test_xml_attrs_position),
 		cmocka_unit_test(test_xml_errors_not_on_stderr),
 	};
 
