@@ -51,7 +51,9 @@ typedef struct mapper_adapter {
 } mapper_adapter;
 
 /* The registry: one line per LAS. */
-#define MAPPER_ADAPTER_LIST(X) X(mapper_parnassys_adapter)
+#define MAPPER_ADAPTER_LIST(X)                                             \
+	X(mapper_parnassys_adapter)                                        \
+	X(mapper_esis_adapter)
 
 #define MAPPER_ADAPTER_DECLARE(a) extern const mapper_adapter a;
 MAPPER_ADAPTER_LIST(MAPPER_ADAPTER_DECLARE)
