@@ -1,0 +1,126 @@
+"""The chaos suite (DESIGN §2): each fault is injected while several
+schools sync at once, and each must end with every portal exactly as its
+LAS says and nothing duplicated.  Run by scripts/test.sh after the other
+tests (it restarts Kafka and Redis of the test stack), or alone with
+scripts/chaos.sh.  Each test prints what it injected and what it verified.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+
+import pytest
+
+from chaos import Run, pause, say, stack
+from harness import env
+
+
+@pytest.mark.parametrize("daemon", ["fetcher", "mapper", "applier", "notifier"])
+def test_sigkill_each_daemon(pipeline, daemon):
+    run = Run(pipeline)
+    try:
+        run.start_syncs()
+        if daemon in ("fetcher", "mapper"):
+            pause(0.3)  # while fetching and mapping
+        else:
+            run.wait_writes(200)
+        say(f"inject: SIGKILL lasync-{daemon} in the middle of {len(run.tenants)} syncs, "
+            f"restart it after 1 s")
+        d = pipeline.daemons[daemon]
+        d.signal(signal.SIGKILL)
+        d.wait_exit(10)
+        pause(1)
+        pipeline.restart(daemon)
+        run.finish()
+        run.verify()
+    finally:
+        run.cleanup()
+
+
+def test_kafka_restart(pipeline):
+    run = Run(pipeline)
+    try:
+        run.start_syncs()
+        run.wait_writes(200)
+        say("inject: restart Kafka (stop, start) while schools sync")
+        stack("restart", "kafka")
+        run.finish()
+        run.verify()
+    finally:
+        run.cleanup()
+
+
+def test_redis_restart_and_flush(pipeline):
+    run = Run(pipeline)
+    try:
+        run.start_syncs()
+        run.wait_writes(200)
+        say("inject: restart Redis while schools sync")
+        stack("restart", "redis")
+        run.wait_writes(run.writes() + 100)
+        port = env("LASYNC_REDIS_URL").rsplit(":", 1)[1]
+        say("inject: FLUSHALL - every idempotency key and expected state lost")
+        subprocess.run(["redis-cli", "-p", port, "FLUSHALL"], check=True, capture_output=True)
+        run.finish()
+        run.verify()
+    finally:
+        run.cleanup()
+
+
+def test_portal_500_429_and_timeouts(pipeline):
+    run = Run(pipeline, extra={"applier": ["--portal-timeout-ms", "2000"]})
+    try:
+        run.start_syncs()
+        run.wait_writes(100)
+        # "For a while": within the applier's retry budget, so the syncs
+        # get through; past it they would end failed, be dead-lettered,
+        # and Run.finish would sync them again.
+        say("inject: each school's portal answers 500 to its next 3 requests")
+        run.portal_faults({"status": 500, "count": 3})
+        run.wait_writes(run.writes() + 100)
+        say("inject: each school's portal answers 429 Retry-After: 1 to its next 3 requests")
+        run.portal_faults({"status": 429, "retry_after": 1, "count": 3})
+        run.wait_writes(run.writes() + 100)
+        say("inject: each school's portal takes 3 s (over the applier's 2 s timeout) for its "
+            "next 2 requests")
+        run.portal_faults({"delay_ms": 3000, "count": 2})
+        run.finish()
+        run.portal_faults(None)
+        run.verify()
+    finally:
+        run.portal_faults(None)
+        run.cleanup()
+
+
+def test_las_failing(pipeline):
+    run = Run(pipeline)
+    try:
+        say("inject: each school's LAS answers 503 to its next 2 calls and cuts its next "
+            "connection")
+        run.las_faults([{"status": 503, "count": 2}, {"body": "disconnect", "count": 1}])
+        run.start_syncs()
+        run.finish()
+        run.verify()
+    finally:
+        run.cleanup()
+
+
+def test_two_appliers_rebalance(pipeline):
+    run = Run(pipeline)
+    try:
+        run.start_syncs()
+        run.wait_writes(150)
+        say("inject: a second applier joins the group in the middle of the syncs")
+        second = pipeline.daemon("applier", instance="-2")
+        second.start()
+        second.wait_ready()
+        run.wait_writes(run.writes() + 300)
+        say("inject: the first applier stops (SIGTERM); its partitions move to the second")
+        first = pipeline.daemons["applier"]
+        first.signal(signal.SIGTERM)
+        assert first.wait_exit(15) == 0
+        run.finish()
+        run.verify()
+    finally:
+        run.cleanup()
