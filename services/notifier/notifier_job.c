@@ -15,6 +15,7 @@
  */
 #include <ctype.h>
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +51,7 @@ struct notifier {
 	notifier_status *status;
 	notifier_recipients *rcpts;
 	notifier_webhook *webhook;
-	bool status_loaded;
+	atomic_bool status_loaded;	/* read by /healthz's thread */
 };
 
 static lasync_metric *m_events, *m_resolved;
@@ -64,7 +65,7 @@ notifier *notifier_new(void)
 	P("smtp-url", LASYNC_PARAM_STRING, "smtp://127.0.0.1:25",
 	  "SMTP server, smtp://host:port or smtps://host:port", &n->smtp_url,
 	  0, 0, false, false, NULL);
-	P("smtp-from", LASYNC_PARAM_STRING, "Ouderportaal <noreply@localhost>",
+	P("smtp-from", LASYNC_PARAM_STRING, "Ouderportaal <noreply@lasync.invalid>",
 	  "sender, \"Name <address>\" or \"address\"", &n->smtp_from, 0, 0,
 	  false, false, NULL);
 	P("smtp-user-ref", LASYNC_PARAM_STRING, "",
@@ -277,12 +278,12 @@ int notifier_init(lasync_daemon *d, void *ctx, char *err, size_t errlen)
  * creates the topic after init, so the first job or tick reads it) */
 static bool status_ready(notifier *n, char *err, size_t errlen)
 {
-	if (n->status_loaded)
+	if (atomic_load(&n->status_loaded))
 		return true;
 	if (notifier_status_load(n->status, (int)n->status_timeout_ms, err,
 				 errlen) != 0)
 		return false;
-	n->status_loaded = true;
+	atomic_store(&n->status_loaded, true);
 	return true;
 }
 
@@ -556,6 +557,7 @@ void notifier_fini(lasync_daemon *d, void *ctx)
 	notifier_recipients_free(n->rcpts);
 }
 
+/* notifier_health - on libmicrohttpd's thread: flags only, no work */
 bool notifier_health(void *ctx, char *reason, size_t len)
 {
 	notifier *n = ctx;
@@ -564,7 +566,9 @@ bool notifier_health(void *ctx, char *reason, size_t len)
 		snprintf(reason, len, "starting: webhook not ready");
 		return false;
 	}
-	if (!status_ready(n, reason, len))
+	if (!atomic_load(&n->status_loaded)) {
+		snprintf(reason, len, "starting: suggestion status not loaded");
 		return false;
+	}
 	return true;
 }
