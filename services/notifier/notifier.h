@@ -389,6 +389,7 @@ typedef struct nmail {
 	Lasync__V1__ParentSuggestion *sugg;	/* suggestion */
 	Lasync__V1__SyncResult *result;		/* held */
 	Lasync__V1__SuggestionReminder *rem;	/* reminder */
+	uint32_t known_failed;	/* claimed attempts this process saw fail */
 	nsend *send;
 } nmail;
 

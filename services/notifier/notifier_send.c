@@ -24,7 +24,7 @@
  *
  * The window left: a crash between the SMTP server's 250 and the "sent"
  * record reaching Kafka.  The next attempt finds "claimed" without "sent",
- * logs mail_resend_after_unrecorded_attempt and sends again, with the same
+ * logs mail_resend_after_unfinished_attempt and sends again, with the same
  * Message-ID.  Nothing is done between the 250 and the produce, so the
  * window is one produce round trip wide.
  */
@@ -50,6 +50,7 @@ struct nsend {
 	struct claim_wait *cw;
 	char rkey[400];
 	bool claimed;		/* we hold the Redis claim */
+	bool claim_recorded;	/* our "claimed" record is written */
 	bool sent;
 	uint32_t prior_claims;
 	char message_id[300];
@@ -143,6 +144,8 @@ static void finish(nsend *s, lasync_disposition d, int retry_ms,
 {
 	if (d != LASYNC_DONE && s->claimed)
 		release(s);
+	if (d != LASYNC_DONE && s->claim_recorded)
+		s->nm->known_failed++; /* this claim's outcome is known */
 	if (d == LASYNC_RETRY)
 		lasync_metric_add(m_mails, 1, s->nm->kind, "retry");
 	lasync_job_finish(s->job, d, retry_ms, cls, "%s", reason ? reason : "");
@@ -208,8 +211,11 @@ static void on_claim_acked(void *ctx, rd_kafka_resp_err_t e,
 		finish(s, LASYNC_RETRY, 0, "kafka_produce", err);
 		return;
 	}
-	if (s->prior_claims > 0)
-		lasync_warn("mail_resend_after_unrecorded_attempt",
+	/* An earlier claim whose end this process did not see (a crash, a
+	 * restart, another instance): the SMTP server may have accepted it.
+	 * This is the documented window; the same Message-ID goes again. */
+	if (s->prior_claims > s->nm->known_failed)
+		lasync_warn("mail_resend_after_unfinished_attempt",
 			    "tenant=%s kind=%s ref=%s prior_claims=%u "
 			    "message_id=%s",
 			    s->job->key, s->nm->kind, s->nm->ref,
@@ -399,6 +405,7 @@ static void on_rcpts(void *ctx, int rc, const char *const *addrs, size_t n,
 		finish(s, LASYNC_RETRY, 0, "kafka_produce", err);
 		return;
 	}
+	s->claim_recorded = true;
 	s->cw = cw;
 }
 
