@@ -556,7 +556,8 @@ static const es_item ref_any[] = {
 	{"samengestelde_groep", &sref_rec, sizeof(es_head)},
 };
 
-/* HaalLeerlinggegevens: le:school */
+/* HaalLeerlinggegevens: le:school, read over the snapshot (its schooljaar)
+ * like the answer elements around it */
 static const es_field school_fields[] = {
 	TXT("schooljaar", es_snapshot, schooljaar),
 	{.name = "brincode", .type = F_FN, .required = true,
