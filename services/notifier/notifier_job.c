@@ -10,8 +10,10 @@
  * Reads fully at start and follows <prefix>.suggestion-status (compacted)
  * and serves the webhook on --webhook-port.
  *
- * An event that cannot be decoded, or names another tenant than its key,
- * is dead-lettered like at every other stage.
+ * A suggestion or reminder request that cannot be decoded, or names
+ * another tenant than its key, is dead-lettered like at every other stage.
+ * Change sets and sync results are read on the side: their owners (the
+ * applier, lasyncctl) deal with bad ones, the notifier skips them.
  */
 #include <ctype.h>
 #include <jansson.h>
@@ -362,8 +364,18 @@ static int decode_mail(notifier *n, lasync_job *job)
 	} else {
 		nm->kind = NOTIFIER_KIND_HELD;
 		nm->result = lasync__v1__sync_result__unpack(NULL, len, p);
-		if (nm->result == NULL || !header_ok(nm->result->header, job))
-			goto bad;
+		if (nm->result == NULL || !header_ok(nm->result->header, job)) {
+			/* Results are read on the side (lasyncctl reads them
+			 * too): one the notifier cannot read is not its to
+			 * dead-letter. */
+			lasync_warn("result_skipped",
+				    "tenant=%s partition=%d offset=%lld bytes=%zu "
+				    "reason=undecodable",
+				    job->key, (int)job->partition,
+				    (long long)job->offset, len);
+			nmail_free(nm);
+			return 0;
+		}
 		/* R17: only a sync the deletion guard held is mailed. */
 		if (nm->result->outcome != LASYNC__V1__OUTCOME__OUTCOME_HELD ||
 		    strcmp(nm->result->error_class, "deletion_guard") != 0) {
@@ -419,12 +431,17 @@ static void resolve(notifier *n, lasync_job *job)
 	char err[256];
 
 	if (cs == NULL || !header_ok(cs->header, job)) {
+		/* The applier's to dead-letter: the notifier only reads this
+		 * topic on the side. */
 		if (cs)
 			lasync__v1__change_set__free_unpacked(cs, NULL);
 		json_decref(o.by_parent);
-		lasync_job_finish(job, LASYNC_DEAD, 0, "decode",
-				  "undecodable ChangeSet (%zu bytes)",
-				  job->msg->len);
+		lasync_warn("changeset_skipped",
+			    "tenant=%s partition=%d offset=%lld bytes=%zu "
+			    "reason=undecodable",
+			    job->key, (int)job->partition,
+			    (long long)job->offset, job->msg->len);
+		lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
 		return;
 	}
 	if (!cs->preview)
