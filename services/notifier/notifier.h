@@ -84,6 +84,10 @@ notifier_suggestion *notifier_suggestion_parse(const char *body, size_t len,
 					       char *err, size_t errlen);
 void notifier_suggestion_free(notifier_suggestion *s);
 
+/* notifier_id_ok - 1..max of A-Z a-z 0-9 . _ - (suggestion, portal and
+ * sync ids: safe in status keys, Redis keys and logs) */
+bool notifier_id_ok(const char *s, size_t max);
+
 /* notifier_suggestion_owned - does any field concern data lasync owns? */
 bool notifier_suggestion_owned(const Lasync__V1__ParentSuggestion *s,
 			       int vendor);

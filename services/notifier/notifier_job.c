@@ -304,20 +304,6 @@ static void nmail_free(nmail *nm)
 	free(nm);
 }
 
-/* ref_ok - an id that may stand in a status key and a Redis key */
-static bool ref_ok(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > max)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-' &&
-		    s[i] != '_' && s[i] != '.')
-			return false;
-	return true;
-}
-
 /* week_ok - "2026-W48" */
 static bool week_ok(const char *s)
 {
@@ -348,7 +334,7 @@ static int decode_mail(notifier *n, lasync_job *job)
 		nm->kind = NOTIFIER_KIND_SUGGESTION;
 		nm->sugg = lasync__v1__parent_suggestion__unpack(NULL, len, p);
 		if (nm->sugg == NULL || !header_ok(nm->sugg->header, job) ||
-		    !ref_ok(nm->sugg->suggestion_id, 64) ||
+		    !notifier_id_ok(nm->sugg->suggestion_id, 64) ||
 		    nm->sugg->n_fields == 0)
 			goto bad;
 		lasync_strlcpy(nm->ref, nm->sugg->suggestion_id,
@@ -382,7 +368,7 @@ static int decode_mail(notifier *n, lasync_job *job)
 			nmail_free(nm);
 			return 0;
 		}
-		if (!ref_ok(nm->result->header->sync_id, 64))
+		if (!notifier_id_ok(nm->result->header->sync_id, 64))
 			goto bad;
 		lasync_strlcpy(nm->ref, nm->result->header->sync_id,
 			       sizeof(nm->ref));

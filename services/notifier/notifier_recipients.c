@@ -151,6 +151,16 @@ int notifier_recipients_page(const char *body, size_t len, void *arr,
 	return 0;
 }
 
+static void req_free(notifier_rcpt_req *q)
+{
+	json_decref(q->managers);
+	json_decref(q->holders);
+	lasync_secret_free(q->auth);
+	free(q->base);
+	free(q->tenant);
+	free(q);
+}
+
 /* finish - hand managers + holders to the caller and free the request */
 static void finish(notifier_rcpt_req *q, int rc, const char *reason)
 {
@@ -173,12 +183,7 @@ static void finish(notifier_rcpt_req *q, int rc, const char *reason)
 	q->fn(q->ctx, rc, addrs, n, reason);
 	free(addrs);
 	json_decref(all);
-	json_decref(q->managers);
-	json_decref(q->holders);
-	lasync_secret_free(q->auth);
-	free(q->base);
-	free(q->tenant);
-	free(q);
+	req_free(q);
 }
 
 static void next_page(notifier_rcpt_req *q);
@@ -303,10 +308,5 @@ void notifier_recipients_cancel(notifier_recipients *nr,
 		return;
 	if (q->x != NULL)
 		lasync_http_cancel(nr->h, q->x);
-	json_decref(q->managers);
-	json_decref(q->holders);
-	lasync_secret_free(q->auth);
-	free(q->base);
-	free(q->tenant);
-	free(q);
+	req_free(q);
 }

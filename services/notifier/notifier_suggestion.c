@@ -126,7 +126,7 @@ static bool text_ok(const char *s)
 	return true;
 }
 
-static bool id_ok(const char *s, size_t max)
+bool notifier_id_ok(const char *s, size_t max)
 {
 	size_t n = strlen(s);
 
@@ -177,7 +177,7 @@ static void keys(check *c, json_t *obj, const char *where,
 		if (!ok) {
 			/* k is a key the sender chose: show it only when it
 			 * is a plain identifier. */
-			if (id_ok(k, 40))
+			if (notifier_id_ok(k, 40))
 				fail(c, "%s: unknown key \"%s\"", where, k);
 			else
 				fail(c, "%s: unknown key", where);
@@ -220,7 +220,7 @@ static const char *str(check *c, json_t *obj, const char *where,
 		     max);
 		return NULL;
 	}
-	if ((kind == TEXT && !text_ok(s)) || (kind == ID && !id_ok(s, max)) ||
+	if ((kind == TEXT && !text_ok(s)) || (kind == ID && !notifier_id_ok(s, max)) ||
 	    (kind == EXTERNAL_ID && !external_id_ok(s))) {
 		fail(c, "%s.%s holds characters that are not allowed", where,
 		     key);

@@ -126,6 +126,16 @@ void notifier_content_free(notifier_content *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* add_label - append label to the ", "-separated list *l (malloc'd) */
+static void add_label(char **l, const char *label)
+{
+	char *prev = *l;
+
+	*l = lasync_xasprintf("%s%s%s", prev ? prev : "", prev ? ", " : "",
+			      label);
+	free(prev);
+}
+
 static const char *vendor_name(int vendor)
 {
 	switch (vendor) {
@@ -206,11 +216,7 @@ void notifier_text_suggestion(const Lasync__V1__ParentSuggestion *s,
 
 		if (f == NULL || notifier_field_owned(f, vendor))
 			continue;
-		char *prev = portal_only;
-
-		portal_only = lasync_xasprintf("%s%s%s", prev ? prev : "",
-					       prev ? ", " : "", f->label);
-		free(prev);
+		add_label(&portal_only, f->label);
 		n_portal++;
 	}
 	if (n_portal < s->n_fields) {
@@ -352,14 +358,10 @@ void notifier_text_reminder(const nstatus *const *open, size_t n,
 		for (size_t j = 0; j < open[i]->n_fields; j++) {
 			const notifier_field *f =
 				notifier_field_find(open[i]->fields[j]->field);
-			char *prev = labels;
 
-			if (f == NULL || !open[i]->fields[j]->owned ||
-			    open[i]->fields[j]->matched)
-				continue;
-			labels = lasync_xasprintf("%s%s%s", prev ? prev : "",
-						  prev ? ", " : "", f->label);
-			free(prev);
+			if (f != NULL && open[i]->fields[j]->owned &&
+			    !open[i]->fields[j]->matched)
+				add_label(&labels, f->label);
 		}
 		items[i] = lasync_xasprintf("doorgegeven op %s: %s (kenmerk %s)",
 					    on, labels ? labels : "-",
