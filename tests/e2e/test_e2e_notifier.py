@@ -20,8 +20,7 @@ import email.policy
 import hashlib
 import hmac
 import json
-import os
-import random
+import re
 import subprocess
 import sys
 import time
@@ -658,3 +657,29 @@ def test_r17_held_sync_mails_the_managers_once(pipeline, tmp_path):
     assert metric(pipeline, "lasync_notifier_mails_total", kind="held", outcome="sent") == 1
     held_rows = json.loads(pipeline.ctl("suggestions", "delinde", "--json", "--all").stdout)
     assert [(r["kind"], r["ref"], r["mail"]) for r in held_rows] == [("held", sync_id, "sent")]
+
+
+def test_r17_deletion_guard_hold_mails_the_managers(pipeline):
+    """The mapper's real deletion guard: staff vanish from the LAS, the sync
+    is held, the managers get one e-mail naming the numbers."""
+    h = int(pipeline.prefix[1:], 16) + 7
+    brin = f"{h % 100:02d}N" + chr(65 + (h // 100) % 26)
+    school = pipeline.las.add_school_from(EXAMPLE, "parnassys", brin, KEY, {"99ZZ": brin})
+    pipeline.tenant("guard", brin=brin, key=KEY, manager_emails=managers(pipeline),
+                    webhook_secret=SECRET, settings={"guard_min": 1, "guard_percent": 10})
+    pipeline.daemon("notifier", "--smtp-from", FROM)
+    pipeline.start("fetcher", "mapper", "applier", "notifier")
+    assert ": ok (stage applier)" in pipeline.sync("guard").stdout
+    staff = school / "getMedewerkers.xml"
+    text = staff.read_text(encoding="utf-8")
+    staff.write_text(text[:text.index("<medewerker>")] + text[text.rindex("</medewerker>") + 13:],
+                     encoding="utf-8")
+    out = pipeline.sync("guard", check=False).stdout
+    assert ": held (stage mapper)" in out, out
+    sync_id = re.search(r"sync ([0-9a-f]+): held", out).group(1)
+    m = wait_mail(stack_maildir(), message_id("guard", "held", sync_id))
+    assert envelope_to(m) == {a.lower() for a in managers(pipeline)}
+    text = list(m.iter_parts())[0].get_content()
+    assert "zou 3 van de " in text and "niets aangepast in Ouderportaal" in text
+    time.sleep(2)
+    assert len(mails(stack_maildir(), message_id("guard", "held", sync_id))) == 1
