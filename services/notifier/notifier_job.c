@@ -291,6 +291,7 @@ static bool status_ready(notifier *n, char *err, size_t errlen)
 
 /* --- decoding -------------------------------------------------------- */
 
+/* nmail_free - the decoded event of a mail job */
 static void nmail_free(nmail *nm)
 {
 	if (nm == NULL)
@@ -313,6 +314,7 @@ static bool week_ok(const char *s)
 	       isdigit((unsigned char)s[6]) && isdigit((unsigned char)s[7]);
 }
 
+/* header_ok - ids present, and the tenant is the message key */
 static bool header_ok(const Lasync__V1__Header *h, const lasync_job *job)
 {
 	char err[128];
@@ -391,6 +393,7 @@ typedef struct opens {
 	json_t *by_parent; /* parent externalId -> [ref, ...] */
 } opens;
 
+/* add_open - index an open suggestion by its parent's externalId */
 static void add_open(void *ctx, const nstatus *st)
 {
 	opens *o = ctx;

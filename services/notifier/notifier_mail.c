@@ -286,6 +286,7 @@ static void date(int64_t t_ms, char *buf, size_t len)
 		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+/* part - one quoted-printable UTF-8 body part */
 static void part(FILE *f, const char *boundary, const char *ctype,
 		 const char *body)
 {

@@ -151,6 +151,7 @@ int notifier_recipients_page(const char *body, size_t len, void *arr,
 	return 0;
 }
 
+/* req_free - a request and what it holds (the token wiped) */
 static void req_free(notifier_rcpt_req *q)
 {
 	json_decref(q->managers);
@@ -188,6 +189,7 @@ static void finish(notifier_rcpt_req *q, int rc, const char *reason)
 
 static void next_page(notifier_rcpt_req *q);
 
+/* on_page - one page of holders: the next page, the cache, or a failure */
 static void on_page(void *ctx, const lasync_http_result *r)
 {
 	notifier_rcpt_req *q = ctx;
@@ -232,6 +234,7 @@ static void on_page(void *ctx, const lasync_http_result *r)
 	finish(q, 0, NULL);
 }
 
+/* next_page - GET the holders from startIndex on */
 static void next_page(notifier_rcpt_req *q)
 {
 	char *url = lasync_xasprintf("%s/Users?filter=%s"

@@ -68,6 +68,7 @@ typedef struct claim_wait {
 
 static lasync_metric *m_mails;
 
+/* metrics_init - the mail counter, once */
 static void metrics_init(void)
 {
 	if (m_mails == NULL)
@@ -78,6 +79,7 @@ static void metrics_init(void)
 			"kind,outcome");
 }
 
+/* redis - the daemon's Redis (the loop's connection) */
 static lasync_redis *redis(nsend *s)
 {
 	return lasync_daemon_redis(notifier_daemon(s->n));
@@ -113,6 +115,7 @@ static void release(nsend *s)
 		freeReplyObject(rep);
 }
 
+/* nsend_free - stop what is in flight, give up the claim, free */
 static void nsend_free(nsend *s)
 {
 	if (s == NULL)
@@ -139,6 +142,7 @@ static void base(nsend *s, nstatus *st)
 	st->ref = s->nm->ref;
 }
 
+/* finish - end this attempt (a failed one releases the claim) */
 static void finish(nsend *s, lasync_disposition d, int retry_ms,
 		   const char *cls, const char *reason)
 {
@@ -153,6 +157,7 @@ static void finish(nsend *s, lasync_disposition d, int retry_ms,
 
 /* --- 6. send --------------------------------------------------------- */
 
+/* on_smtp - the SMTP server's answer: record "sent", or retry, or die */
 static void on_smtp(void *ctx, notifier_smtp_verdict v, const char *reason)
 {
 	nsend *s = ctx;
@@ -191,6 +196,7 @@ static void on_smtp(void *ctx, notifier_smtp_verdict v, const char *reason)
 	lasync_job_finish(s->job, LASYNC_DONE, 0, NULL, NULL);
 }
 
+/* on_claim_acked - the "claimed" record is durable: send */
 static void on_claim_acked(void *ctx, rd_kafka_resp_err_t e,
 			   int32_t partition, int64_t offset)
 {
@@ -296,6 +302,7 @@ typedef struct open_list {
 	size_t n, cap;
 } open_list;
 
+/* add_open - collect one open suggestion old enough for the reminder */
 static void add_open(void *ctx, const nstatus *st)
 {
 	open_list *l = ctx;
@@ -308,6 +315,7 @@ static void add_open(void *ctx, const nstatus *st)
 	l->v[l->n++] = st;
 }
 
+/* by_time - qsort order: oldest submission first */
 static int by_time(const void *a, const void *b)
 {
 	const nstatus *x = *(const nstatus *const *)a;
@@ -367,6 +375,7 @@ static void render(nsend *s)
 
 /* --- 3. recipients --------------------------------------------------- */
 
+/* on_rcpts - recipients known: render, claim, record the claim */
 static void on_rcpts(void *ctx, int rc, const char *const *addrs, size_t n,
 		     const char *reason)
 {
@@ -564,6 +573,7 @@ static int set_sent(nsend *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* mark_sent - set_sent, a failure only worth a warning */
 static void mark_sent(nsend *s)
 {
 	char err[256];

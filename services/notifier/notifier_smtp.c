@@ -89,6 +89,7 @@ int notifier_smtp_address(const char *from, char *buf, size_t len)
 	return notifier_mail_address_ok(buf) ? 0 : -1;
 }
 
+/* on_read - libcurl's upload callback: the next piece of the message */
 static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
 {
 	notifier_smtp_xfer *sx = ud;
@@ -100,6 +101,7 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
 	return n;
 }
 
+/* xfer_free - the message copy and recipient list (libcurl frees the handle) */
 static void xfer_free(notifier_smtp_xfer *sx)
 {
 	curl_slist_free_all(sx->rcpt);
@@ -107,6 +109,7 @@ static void xfer_free(notifier_smtp_xfer *sx)
 	free(sx);
 }
 
+/* on_done - judge the transfer and tell the sender */
 static void on_done(void *ctx, const lasync_http_result *r)
 {
 	notifier_smtp_xfer *sx = ctx;

@@ -91,11 +91,13 @@ bool notifier_status_open(const nstatus *st)
 
 /* --- merging --------------------------------------------------------- */
 
+/* either - a when set, else b */
 static const char *either(const char *a, const char *b)
 {
 	return a != NULL && a[0] != '\0' ? a : b;
 }
 
+/* min_set - the earlier of two times, 0 meaning unset */
 static int64_t min_set(int64_t a, int64_t b)
 {
 	if (a == 0)
@@ -105,6 +107,7 @@ static int64_t min_set(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
+/* field_of - the state of the named field in s, or NULL */
 static const Lasync__V1__SuggestionFieldState *
 field_of(const nstatus *s, const char *name)
 {
@@ -248,6 +251,7 @@ static entry *find(notifier_status *ns, const char *key)
 	return i ? ns->e[json_integer_value(i)] : NULL;
 }
 
+/* find_or_add - a key's entry, made (and indexed by tenant) when new */
 static entry *find_or_add(notifier_status *ns, const char *key,
 			  const char *tenant)
 {
@@ -327,6 +331,7 @@ static void apply(void *ctx, const rd_kafka_message_t *msg)
 	lasync__v1__notification_status__free_unpacked(r, NULL);
 }
 
+/* on_republished - delivery report of a written-back record */
 static void on_republished(void *ctx, rd_kafka_resp_err_t err,
 			   int32_t partition, int64_t offset)
 {
@@ -338,6 +343,7 @@ static void on_republished(void *ctx, rd_kafka_resp_err_t err,
 	free(ctx);
 }
 
+/* produce - write an entry's merged record, with a fresh header */
 static int produce(notifier_status *ns, entry *e, lasync_job *job,
 		   lasync_dr_fn fn, void *ctx, char *err, size_t errlen)
 {
