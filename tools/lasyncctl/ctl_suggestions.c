@@ -276,8 +276,14 @@ static void iso_week(int64_t t, char *buf, size_t len)
 	lasync_date_format(thursday, td);
 	td[4] = '\0';
 	lasync_parse_long(td, 1, 9999, &y);
-	snprintf(buf, len, "%04ld-W%02ld", y,
-		 (thursday - lasync_days_from_civil(y, 1, 1)) / 7 + 1);
+	long w = (thursday - lasync_days_from_civil(y, 1, 1)) / 7 + 1;
+
+	/* bounded, so the output length is known: "YYYY-Www" */
+	if (y < 1 || y > 9999)
+		y = 1;
+	if (w < 1 || w > 53)
+		w = 1;
+	snprintf(buf, len, "%04ld-W%02ld", y, w);
 }
 
 static int remind_one(ctl *c, const char *tenant, const char *week,

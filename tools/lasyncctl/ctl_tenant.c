@@ -177,6 +177,8 @@ int ctl_topics(ctl *c, int argc, char **argv)
 	add_topic(c, &tl, LASYNC_T_DLQ_REPLAYS, NULL, true, false);
 	add_topic(c, &tl, LASYNC_T_SCHEDULE, NULL, true, false);
 	add_topic(c, &tl, LASYNC_T_SUGGESTIONS, NULL, false, true);
+	add_topic(c, &tl, LASYNC_T_SUGGESTION_STATUS, NULL, true, false);
+	add_topic(c, &tl, LASYNC_T_REMINDERS, NULL, false, true);
 	rd_kafka_t *rk = ctl_reader(c);
 	int rc = lasync_kafka_ensure_topics(rk, tl.specs, tl.n,
 					    (int)c->timeout_ms, err,
