@@ -218,3 +218,25 @@ def test_redis_loss_costs_work_not_duplicates(pipeline):
     assert ": ok (stage applier)" in out, out
     assert pipeline.portal.stats(tenant)["POST"] == before["POST"], "nothing created twice"
     check_example_portal(pipeline.portal, tenant)
+
+
+def test_r2_the_las_is_only_read(pipeline):
+    """R2: lasync never writes to a LAS. Every request the simulator saw for
+    a school of this test's own is one of the read operations."""
+    from harness import http_json
+    from test_e2e_rules_parnassys import School, brin_for
+
+    brin = brin_for(pipeline, 9)
+    school = School(pipeline, brin, "r2-key")
+    try:
+        pipeline.tenant("delinde", brin=brin, key="r2-key")
+        pipeline.start()
+        pipeline.sync("delinde")
+        pipeline.sync("delinde", full=True)
+        st, stats = http_json("GET", f"{pipeline.las.url}/_control/stats")
+        assert st == 200
+        ops = stats["requests"]["parnassys"][brin]
+        assert set(ops) == {"getLeerlingen", "getMedewerkers", "getVerzorgers"}, ops
+        assert all(set(codes) == {"200"} for codes in ops.values()), ops
+    finally:
+        school.remove()
