@@ -28,7 +28,7 @@ int main(int argc, char **argv)
 			.release = notifier_release},
 		.tick = notifier_tick,
 		.fini = notifier_fini,
-		.health = notifier_health,
+		.health = notifier_healthy,
 	};
 	int rc = lasync_daemon_main(&svc, n, argc, argv);
 

@@ -407,6 +407,15 @@ const char *notifier_instance(notifier *n);
 notifier *notifier_new(void);
 void notifier_free(notifier *n);
 const lasync_param *notifier_params(notifier *n);
+/* --- notifier_health.c: per-tenant sync health gauges --------------- */
+
+typedef struct notifier_health notifier_health;
+
+notifier_health *notifier_health_new(lasync_daemon *d);
+/* notifier_health_tick - on the loop: follow the results, refresh gauges */
+void notifier_health_tick(notifier_health *nh);
+void notifier_health_free(notifier_health *nh);
+
 int notifier_init(lasync_daemon *d, void *ctx, char *err, size_t errlen);
 void notifier_start(void *ctx, lasync_job *job);
 void notifier_abandon(void *ctx, lasync_job *job);
@@ -416,6 +425,6 @@ int notifier_acked(void *ctx, lasync_job *job, char *err, size_t errlen);
 void notifier_release(void *ctx, lasync_job *job);
 void notifier_tick(lasync_daemon *d, void *ctx);
 void notifier_fini(lasync_daemon *d, void *ctx);
-bool notifier_health(void *ctx, char *reason, size_t len);
+bool notifier_healthy(void *ctx, char *reason, size_t len);
 
 #endif /* NOTIFIER_H */

@@ -53,6 +53,7 @@ struct notifier {
 	notifier_status *status;
 	notifier_recipients *rcpts;
 	notifier_webhook *webhook;
+	notifier_health *health;
 	atomic_bool status_loaded;	/* read by /healthz's thread */
 };
 
@@ -273,6 +274,7 @@ int notifier_init(lasync_daemon *d, void *ctx, char *err, size_t errlen)
 		return -1;
 	lasync_info("webhook_listening", "bind=%s port=%d", n->webhook_bind,
 		    notifier_webhook_port(n->webhook));
+	n->health = notifier_health_new(d);
 	return 0;
 }
 
@@ -551,6 +553,7 @@ void notifier_tick(lasync_daemon *d, void *ctx)
 	if (status_ready(n, err, sizeof(err)))
 		notifier_status_poll(n->status);
 	notifier_webhook_tick(n->webhook);
+	notifier_health_tick(n->health);
 }
 
 void notifier_fini(lasync_daemon *d, void *ctx)
@@ -559,12 +562,13 @@ void notifier_fini(lasync_daemon *d, void *ctx)
 
 	(void)d;
 	notifier_webhook_free(n->webhook);
+	notifier_health_free(n->health);
 	notifier_status_free(n->status);
 	notifier_recipients_free(n->rcpts);
 }
 
-/* notifier_health - on libmicrohttpd's thread: flags only, no work */
-bool notifier_health(void *ctx, char *reason, size_t len)
+/* notifier_healthy - on libmicrohttpd's thread: flags only, no work */
+bool notifier_healthy(void *ctx, char *reason, size_t len)
 {
 	notifier *n = ctx;
 

@@ -62,3 +62,39 @@ def test_due_syncs_and_quarantine(pipeline):
     assert set(requested(out)) == {"good", "broken"}, out
     js = json.loads(pipeline.ctl("status", "--json").stdout)
     assert {s["tenant"] for s in js} == {"good", "broken", "manual"}
+
+
+def test_tenant_health_metrics(pipeline):
+    """Operators see each tenant's last success, failures in a row and
+    quarantine in the notifier's /metrics (also after it restarts)."""
+    from harness import parse_metrics
+
+    pipeline.tenant("good", brin="99ZZ", key=KEY)
+    pipeline.tenant("broken", brin="99ZZ", dependance="01", key="wrong")
+    pipeline.start()
+    pipeline.sync("good")
+    for _ in range(3):
+        pipeline.sync("broken", check=False)
+
+    def gauges():
+        m = pipeline.daemons["notifier"].metrics()
+        get = lambda name, t: m.get((name, (("tenant", t),)))  # noqa: E731
+        return {
+            "good_ok": get("lasync_tenant_last_success_timestamp_seconds", "good"),
+            "good_q": get("lasync_tenant_quarantined", "good"),
+            "broken_f": get("lasync_tenant_consecutive_failures", "broken"),
+            "broken_q": get("lasync_tenant_quarantined", "broken"),
+        }
+
+    def settled():
+        g = gauges()
+        return g if g["good_ok"] and g["broken_q"] == 1.0 else None
+    g = wait_until(settled, 60, "health gauges")
+    assert g["good_q"] == 0.0 and g["broken_f"] == 3.0, g
+    notifier = pipeline.daemons["notifier"]
+    notifier.signal(__import__("signal").SIGTERM)
+    notifier.wait_exit(15)
+    pipeline.restart("notifier")
+    g = wait_until(settled, 60, "health gauges after a restart")
+    assert g["broken_f"] == 3.0, g
+    del parse_metrics
