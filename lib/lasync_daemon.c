@@ -346,13 +346,17 @@ int lasync_daemon_main(const lasync_service *svc, void *ctx, int argc,
 	static const char *const levels[] = {"debug", "info", "warn", "error",
 					     NULL};
 	lasync_daemon d;
-	char err[1024], port[16];
+	char err[1024], port[16], attempts[16], backoff_max[16];
 	int rc;
 
 	memset(&d, 0, sizeof(d));
 	d.svc = svc;
 	d.ctx = ctx;
 	snprintf(port, sizeof(port), "%d", svc->http_port);
+	snprintf(attempts, sizeof(attempts), "%d",
+		 svc->max_attempts > 0 ? svc->max_attempts : 6);
+	snprintf(backoff_max, sizeof(backoff_max), "%d",
+		 svc->backoff_max_ms > 0 ? svc->backoff_max_ms : 60000);
 	const lasync_param common[] = {
 		{"kafka-brokers", LASYNC_PARAM_STRING, NULL,
 		 "Kafka bootstrap servers (host:port,...)", &d.brokers, 0, 0,
@@ -380,13 +384,13 @@ int lasync_daemon_main(const lasync_service *svc, void *ctx, int argc,
 		 65535, false, false, NULL},
 		{"log-level", LASYNC_PARAM_STRING, "info", "lowest log level",
 		 &d.log_level, 0, 0, false, false, levels},
-		{"max-attempts", LASYNC_PARAM_INT, "6",
+		{"max-attempts", LASYNC_PARAM_INT, attempts,
 		 "attempts of a job before it is dead-lettered",
 		 &d.max_attempts, 1, 100, false, false, NULL},
 		{"backoff-base-ms", LASYNC_PARAM_INT, "1000",
 		 "first retry delay", &d.backoff_base_ms, 1, 3600000, false,
 		 false, NULL},
-		{"backoff-max-ms", LASYNC_PARAM_INT, "60000",
+		{"backoff-max-ms", LASYNC_PARAM_INT, backoff_max,
 		 "retry delay cap", &d.backoff_max_ms, 1, 86400000, false,
 		 false, NULL},
 		{"drain-ms", LASYNC_PARAM_INT, "3000",

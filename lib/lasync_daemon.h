@@ -40,6 +40,11 @@ typedef struct lasync_service {
 	const char *name;		/* "fetcher", "mapper", ... */
 	const lasync_param *params;	/* service parameters, {NULL}-ended */
 	int http_port;			/* default port of /healthz, /metrics */
+	/* defaults of --max-attempts and --backoff-max-ms (0: 6 and 60 s):
+	 * how long this stage keeps retrying a transient failure before it
+	 * dead-letters (the notifier outlasts an SMTP outage of hours) */
+	int max_attempts;
+	int backoff_max_ms;
 	bool uses_redis;
 	/* init - after configuration, before consuming: subscribe, declare
 	 * topics, register routes; -1 with err is fatal (exit 1) */

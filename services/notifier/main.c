@@ -20,6 +20,10 @@ int main(int argc, char **argv)
 		.params = notifier_params(n),
 		.http_port = 9104,
 		.uses_redis = true,
+		/* An SMTP outage of hours delays mail but does not lose it:
+		 * about 30 attempts, the last ones 5 minutes apart (~2 h). */
+		.max_attempts = 30,
+		.backoff_max_ms = 300000,
 		.init = notifier_init,
 		.ops = {.start = notifier_start,
 			.abandon = notifier_abandon,
