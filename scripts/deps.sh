@@ -14,6 +14,10 @@
 #   3. Python: a virtualenv in .local/venv with the pinned packages of
 #      scripts/requirements.txt (scim2-server, aiosmtpd, pytest). Redone when
 #      the requirements or the interpreter change.
+#   4. Deployment checks: helm, kubeconform and the Kubernetes and KEDA
+#      schemas they validate deploy/ against, offline, in
+#      .local/deploy-tools (deploy/tools/install.sh; pinned versions).
+#      Prometheus (promtool) comes with step 1.
 #
 # --force redoes steps 2 and 3. Nothing is installed outside .local/ except
 # the Debian packages. LASYNC_PYTHON names the interpreter for the venv
@@ -37,6 +41,7 @@ APT_PACKAGES=(
 	protobuf-c-compiler libjansson-dev libcmocka-dev libmicrohttpd-dev
 	libzstd-dev libssl-dev libxml2-dev
 	redis-server kcat openssl tzdata ca-certificates curl maven
+	prometheus
 )
 
 die() {
@@ -173,6 +178,7 @@ main() {
 	step_apt
 	step_kafka
 	step_venv
+	"$ROOT/deploy/tools/install.sh" || die "deploy tools: deploy/tools/install.sh failed"
 	say "ok: Debian packages, Kafka jars in .local/kafka/jars, Python venv in .local/venv"
 }
 
