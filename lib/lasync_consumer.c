@@ -85,6 +85,12 @@ struct lasync_consumer {
 	job_impl *ready_head, *ready_tail;
 	size_t inflight;
 	bool stopping;
+	/* The rebalance protocol, known from the configured assignment
+	 * strategy.  rd_kafka_rebalance_protocol() is not asked in the
+	 * rebalance callback: in librdkafka 2.0.2 it can return NULL, or
+	 * block for ever, when rd_kafka_consumer_close() runs the callback
+	 * (librdkafka issue #4041). */
+	bool coop;
 	char *stage;
 };
 
@@ -668,7 +674,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
 	lasync_consumer *c = opaque;
-	bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	bool coop = c->coop;
 	rd_kafka_error_t *e = NULL;
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -676,7 +682,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			part_add(c, parts->elems[i].topic,
 				 parts->elems[i].partition);
 		lasync_info("partitions_assigned", "count=%d protocol=%s",
-			    parts->cnt, rd_kafka_rebalance_protocol(rk));
+			    parts->cnt, coop ? "COOPERATIVE" : "EAGER");
 		if (coop)
 			e = rd_kafka_incremental_assign(rk, parts);
 		else
@@ -703,8 +709,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			for (size_t i = 0; i < n; i++)
 				if (pts[i]->head != NULL)
 					job_abandon(c, pts[i]->head);
-		/* Commit what the drained jobs stored before letting go. */
-		if (!lost)
+		/* Commit what the drained jobs stored before letting go.  Not
+		 * when closing: lasync_consumer_close() has committed already
+		 * and nothing was stored since, and a synchronous commit in
+		 * the callback that rd_kafka_consumer_close() runs can block
+		 * for ever in librdkafka 2.0.2. */
+		if (!lost && !c->stopping)
 			rd_kafka_commit(rk, NULL, 0);
 		for (size_t i = 0; i < n; i++)
 			part_drop(c, pts[i]);
@@ -732,6 +742,8 @@ lasync_consumer *lasync_consumer_new(const lasync_consumer_cfg *cfg,
 	rd_kafka_conf_t *conf;
 	rd_kafka_topic_partition_list_t *sub;
 	rd_kafka_resp_err_t e;
+	char strat[256];
+	size_t strat_len = sizeof(strat);
 
 	metrics_init();
 	c->cfg = *cfg;
@@ -775,6 +787,11 @@ lasync_consumer *lasync_consumer_new(const lasync_consumer_cfg *cfg,
 	/* Operator extras last, so they can tune anything above. */
 	if (lasync_kafka_conf_extra(conf, cfg->extra, err, errlen))
 		goto out_conf;
+	/* librdkafka refuses to mix eager and cooperative assignors, so
+	 * the configured name decides the protocol */
+	c->coop = rd_kafka_conf_get(conf, "partition.assignment.strategy",
+				    strat, &strat_len) == RD_KAFKA_CONF_OK &&
+		  strstr(strat, "cooperative") != NULL;
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 	rd_kafka_conf_set_opaque(conf, c);
 	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
