@@ -533,3 +533,57 @@ out:
 	rd_kafka_topic_destroy(rkt);
 	return rc;
 }
+
+int lasync_kafka_delete_topics(rd_kafka_t *rk, const char *prefix,
+			       int timeout_ms, size_t *n, char *err,
+			       size_t errlen)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_DeleteTopic_t **dts = NULL;
+	rd_kafka_queue_t *q = NULL;
+	rd_kafka_event_t *ev = NULL;
+	size_t plen = strlen(prefix), k = 0;
+	int rc = -1;
+
+	*n = 0;
+	if (rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms) !=
+	    RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(err, errlen, "cannot list topics");
+		return -1;
+	}
+	dts = lasync_xcalloc((size_t)md->topic_cnt + 1, sizeof(*dts));
+	for (int i = 0; i < md->topic_cnt; i++) {
+		const char *t = md->topics[i].topic;
+
+		if (strncmp(t, prefix, plen) == 0 && t[plen] == '.')
+			dts[k++] = rd_kafka_DeleteTopic_new(t);
+	}
+	if (k == 0) {
+		rc = 0;
+		goto out;
+	}
+	q = rd_kafka_queue_new(rk);
+	rd_kafka_DeleteTopics(rk, dts, k, NULL, q);
+	ev = rd_kafka_queue_poll(q, timeout_ms + 2000);
+	if (ev == NULL) {
+		snprintf(err, errlen, "deleting topics timed out");
+		goto out;
+	}
+	if (rd_kafka_event_error(ev)) {
+		snprintf(err, errlen, "deleting topics: %s",
+			 rd_kafka_event_error_string(ev));
+		goto out;
+	}
+	*n = k;
+	rc = 0;
+out:
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	if (q)
+		rd_kafka_queue_destroy(q);
+	for (size_t i = 0; i < k; i++)
+		rd_kafka_DeleteTopic_destroy(dts[i]);
+	free(dts);
+	rd_kafka_metadata_destroy(md);
+	return rc;
+}

@@ -108,6 +108,13 @@ int lasync_kafka_ensure_topics(rd_kafka_t *rk, const lasync_topic_spec *specs,
 			       size_t n, int timeout_ms, char *err,
 			       size_t errlen);
 
+/* lasync_kafka_delete_topics - delete every topic whose name starts with
+ * prefix + "." (a test run's or a retired environment's topics); the
+ * number deleted in *n.  -1 with err. */
+int lasync_kafka_delete_topics(rd_kafka_t *rk, const char *prefix,
+			       int timeout_ms, size_t *n, char *err,
+			       size_t errlen);
+
 /* lasync_kafka_catch_up - assign every partition of topic to the (group-
  * less) consumer rk from offset start (RD_KAFKA_OFFSET_BEGINNING or _END)
  * and, from the beginning, call fn for each message up to the high

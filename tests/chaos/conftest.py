@@ -29,3 +29,5 @@ def pipeline(tmp_path):
     pipe = Pipeline(tmp_path)
     yield pipe
     pipe.stop()
+    reports = pipe.sanitizer_reports()
+    assert not reports, "sanitizer reports:\n" + "\n".join(reports)

@@ -292,7 +292,9 @@ class Pipeline:
             "LASYNC_KAFKA_BROKERS": env("LASYNC_KAFKA_BROKERS"),
             "LASYNC_REDIS_URL": env("LASYNC_REDIS_URL"),
             "LASYNC_TOPIC_PREFIX": self.prefix,
-            "LASYNC_TOPIC_PARTITIONS": "4",
+            # Two partitions per topic keep a long test run's broker within
+            # its open-file limit (each test's topics are deleted at stop).
+            "LASYNC_TOPIC_PARTITIONS": "2",
             "LASYNC_LOG_LEVEL": "info",
             "LASYNC_PORTAL_TOKEN": self.portal.token,
             # The notifier mails through the stack's SMTP sink.
@@ -362,6 +364,25 @@ class Pipeline:
             except subprocess.TimeoutExpired:
                 d.proc.kill()
                 d.proc.wait()
+        if self.topics_ready:
+            # The test's topics go with it: a long run must not pile up
+            # partitions (and open files) in the shared broker.
+            self.ctl("topics", "delete", "--yes", check=False, timeout=60)
+
+    def sanitizer_reports(self) -> list[str]:
+        """AddressSanitizer / UBSan / LeakSanitizer findings in any daemon's
+        log: a test that passes with one of these is still a failure."""
+        found = []
+        for name, d in self.daemons.items():
+            try:
+                text = d.log.read_text(errors="replace")
+            except OSError:
+                continue
+            for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                           "runtime error:"):
+                if marker in text:
+                    found.append(f"{name}: {marker} (log {d.log})")
+        return found
 
     def logs(self) -> str:
         return "\n".join(f"--- {n} ({d.log}) ---\n{d.tail(60)}" for n, d in self.daemons.items())
@@ -392,7 +413,7 @@ class Pipeline:
         webhook_secret becomes the tenant's webhook_secret_ref (an env secret too)."""
         vendor = vendor or self.vendor
         if not self.topics_ready:
-            self.ctl("topics", "ensure", "--partitions", "4")
+            self.ctl("topics", "ensure", "--partitions", "2")
             self.topics_ready = True
         secret = f"LASYNC_TEST_KEY_{tenant_id.upper().replace('-', '_')}"
         self.secrets[secret] = key

@@ -156,9 +156,25 @@ int ctl_topics(ctl *c, int argc, char **argv)
 	char err[512];
 	long partitions = 8;
 
+	if (argc == 2 && strcmp(argv[0], "delete") == 0 &&
+	    strcmp(argv[1], "--yes") == 0) {
+		/* Retiring an environment (or a test run): every topic of
+		 * the prefix goes, data included. */
+		rd_kafka_t *rk = ctl_reader(c);
+		size_t n;
+		int rc = lasync_kafka_delete_topics(rk, c->prefix,
+						    (int)c->timeout_ms, &n,
+						    err, sizeof(err));
+
+		rd_kafka_destroy(rk);
+		if (rc != 0)
+			ctl_die("%s", err);
+		printf("%zu topics of prefix %s deleted\n", n, c->prefix);
+		return 0;
+	}
 	if (argc < 1 || strcmp(argv[0], "ensure") != 0) {
 		fprintf(stderr, "usage: lasyncctl topics ensure [--partitions "
-				"N]\n");
+				"N]\n       lasyncctl topics delete --yes\n");
 		return 2;
 	}
 	if (argc == 3 && strcmp(argv[1], "--partitions") == 0 &&

@@ -28,7 +28,9 @@ static const struct {
 	 "[--now YYYY-MM-DDTHH:MM]"},
 	{"status", ctl_status, "status [--json]"},
 	{"portal", ctl_portal, "portal <tenant>"},
-	{"topics", ctl_topics, "topics ensure"},
+	{"topics", ctl_topics,
+	 "topics ensure [--partitions N] | delete --yes (every topic of the "
+	 "prefix)"},
 	{"suggestions", ctl_suggestions,
 	 "suggestions [list] <tenant> [--json] [--all] | remind <tenant> | "
 	 "remind --due [--min-age-days N]"},
