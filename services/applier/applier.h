@@ -91,6 +91,10 @@ void applier_op_free(oprun *run);
 /* applier_op_created / _patched - did the operation POST / PATCH? */
 bool applier_op_created(const oprun *run);
 bool applier_op_patched(const oprun *run);
+/* applier_op_linked / _queued - did the operation take over an existing
+ * portal resource / park a profile in the link queue? */
+bool applier_op_linked(const oprun *run);
+bool applier_op_queued(const oprun *run);
 /* applier_op_members - members a membership operation added / removed */
 void applier_op_members(const oprun *run, unsigned *added,
 			unsigned *removed);
@@ -129,9 +133,42 @@ struct ajob {
 	lasync_http_xfer *list_x;
 	Lasync__V1__ResourceType list_type;
 	long list_start;
+	json_t *unlinked_groups;	/* preload: groups without externalId */
+	/* profile linking (applier_link.c) */
+	json_t *unlinked;	/* portal users without externalId */
+	json_t *corr;		/* LAS externalId -> {"do": link|queue|create} */
+	json_t *decisions;	/* operator decisions (links resolve) */
+	lasync_http_xfer *link_x;
+	long link_start;
 };
 
+/* --- applier_link.c: taking over existing portal resources (R19, R20) - */
+
+/* applier_link_prepare - correlate the part's unknown user UPSERTs with the
+ * portal's unlinked users; ends with applier_job_prepared() */
+void applier_link_prepare(ajob *aj);
+/* applier_link_decision - "link" (portal id in *portal_id), "queue" or
+ * "create" for a user the portal does not know by externalId */
+const char *applier_link_decision(ajob *aj, const char *external_id,
+				  const char **portal_id);
+bool applier_link_queued(ajob *aj, const char *external_id);
+/* applier_link_queue - park the profile in the link queue (and dirty) */
+void applier_link_queue(ajob *aj, const char *external_id);
+/* applier_link_settled - the profile is linked or created: out of the
+ * queue, its decision spent */
+void applier_link_settled(ajob *aj, const char *external_id);
+/* applier_dirty - have the mapper UPSERT this resource next sync */
+void applier_dirty(ajob *aj, const char *external_id);
+/* applier_group_link - the portal group a LAS group was linked to at
+ * first-run, or NULL */
+const char *applier_group_link(ajob *aj, const char *external_id);
+
 lasync_http *applier_http(ajob *aj);
+const char *applier_prefix(ajob *aj);
+/* applier_job_prepared - the preparation of a part ended (o: OP_DONE to go
+ * on, else the job ends with reason) */
+void applier_job_prepared(ajob *aj, int o, int retry_after_ms,
+			  const char *reason);
 lasync_redis *applier_redis(ajob *aj);
 long applier_timeout_ms(ajob *aj);
 int applier_vendor(ajob *aj);

@@ -116,6 +116,11 @@ lasync_http *applier_http(ajob *aj)
 	return lasync_daemon_http(aj->a->d);
 }
 
+const char *applier_prefix(ajob *aj)
+{
+	return lasync_daemon_prefix(aj->a->d);
+}
+
 lasync_redis *applier_redis(ajob *aj)
 {
 	return lasync_daemon_redis(aj->a->d);
@@ -185,6 +190,12 @@ static void ajob_free(ajob *aj)
 	}
 	if (aj->list_x != NULL)
 		lasync_http_cancel(applier_http(aj), aj->list_x);
+	if (aj->link_x != NULL)
+		lasync_http_cancel(applier_http(aj), aj->link_x);
+	json_decref(aj->unlinked);
+	json_decref(aj->unlinked_groups);
+	json_decref(aj->corr);
+	json_decref(aj->decisions);
 	free(aj->runs);
 	free(aj->done);
 	if (aj->cs)
@@ -351,7 +362,9 @@ void applier_job_op_done(ajob *aj, size_t idx, op_outcome o,
 	aj->inflight--;
 	switch (o) {
 	case OP_DONE:
-		if (applier_op_created(run)) {
+		if (applier_op_queued(run)) {
+			aj->counts.users_queued++;
+		} else if (applier_op_created(run)) {
 			if (user)
 				aj->counts.users_created++;
 			else
@@ -366,9 +379,18 @@ void applier_job_op_done(ajob *aj, size_t idx, op_outcome o,
 			applier_op_members(run, &added, &removed);
 			aj->counts.members_added += added;
 			aj->counts.members_removed += removed;
-			if (!members)
+			if (!members && !applier_op_linked(run))
 				count_patch(aj, op, user);
 		}
+		if (applier_op_linked(run) && user)
+			aj->counts.users_linked++;
+		/* A correlated profile now exists: out of the queue (if it
+		 * was there), its decision spent. */
+		if (user && !applier_op_queued(run) &&
+		    (applier_op_created(run) || applier_op_linked(run)) &&
+		    aj->corr != NULL &&
+		    json_object_get(aj->corr, op->external_id) != NULL)
+			applier_link_settled(aj, op->external_id);
 		aj->counts.ops_total++;
 		key(aj, k, sizeof(k), "op", op->op_id);
 		/* Not recording costs a repeat of an idempotent write, so a
@@ -442,8 +464,14 @@ static void on_list(void *ctx, const lasync_http_result *r)
 			json_object_get(e, "externalId"));
 		const char *id = json_string_value(json_object_get(e, "id"));
 
-		if (ext == NULL || id == NULL)
+		if (id == NULL)
 			continue;
+		if (ext == NULL) {
+			if (aj->list_type ==
+			    LASYNC__V1__RESOURCE_TYPE__RESOURCE_GROUP)
+				json_array_append(aj->unlinked_groups, e);
+			continue;
+		}
 		json_object_set(aj->portal, ext, e);
 		applier_ids_seed(aj->ids, ext, id);
 	}
@@ -457,7 +485,7 @@ static void on_list(void *ctx, const lasync_http_result *r)
 			aj->preloaded = true;
 			lasync_info("portal_listed", "tenant=%s resources=%zu",
 				    aj->job->key, json_object_size(aj->portal));
-			pump(aj);
+			applier_link_prepare(aj);
 			return;
 		}
 	}
@@ -669,12 +697,31 @@ void applier_start(void *ctx, lasync_job *job)
 		    job->attempt);
 	if (aj->cs->reconcile) {
 		aj->portal = json_object();
+		aj->unlinked_groups = json_array();
 		aj->list_type = LASYNC__V1__RESOURCE_TYPE__RESOURCE_USER;
 		aj->list_start = 1;
 		list_next(aj);
 		return;
 	}
-	pump(aj);
+	applier_link_prepare(aj);
+}
+
+void applier_job_prepared(ajob *aj, int o, int retry_after_ms,
+			  const char *reason)
+{
+	ajob_ext *x = (ajob_ext *)aj;
+
+	if (o == OP_DONE) {
+		pump(aj);
+		return;
+	}
+	x->finished = true;
+	lasync_job_finish(aj->job,
+			  o == OP_TRANSIENT ? LASYNC_RETRY : LASYNC_DEAD,
+			  retry_after_ms,
+			  o == OP_TRANSIENT ? "portal_transient"
+					    : "portal_rejected",
+			  "listing unlinked profiles: %s", reason);
 }
 
 /* applier_acked - the part is done and its output in Kafka: a replayed

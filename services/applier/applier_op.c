@@ -57,7 +57,21 @@ struct oprun {
 	bool created;
 	bool patched;
 	unsigned added, removed;	/* members written */
+	size_t prune_i;			/* R5 prune: next portal group */
+	bool link_tried;		/* took a look at a linked resource */
+	bool linked;			/* took over an existing resource */
+	bool queued;			/* parked in the link queue */
 };
+
+bool applier_op_linked(const oprun *run)
+{
+	return run->linked;
+}
+
+bool applier_op_queued(const oprun *run)
+{
+	return run->queued;
+}
 
 void applier_op_members(const oprun *run, unsigned *added, unsigned *removed)
 {
@@ -145,7 +159,8 @@ static void collect_needs(oprun *run)
 	const Lasync__V1__Operation *op = run->op;
 
 	if (op->type != LASYNC__V1__OP_TYPE__OP_UPSERT &&
-	    op->type != LASYNC__V1__OP_TYPE__OP_PATCH)
+	    op->type != LASYNC__V1__OP_TYPE__OP_PATCH &&
+	    op->type != LASYNC__V1__OP_TYPE__OP_PRUNE_MEMBERS)
 		need_add(run, op->external_id, op->resource);
 	for (size_t i = 0; i < op->n_members; i++)
 		need_add(run, op->members[i]->external_id,
@@ -190,6 +205,50 @@ static const char *known_id(ajob *aj, const char *ext)
 static const char *ref_fn(void *ctx, const char *ext)
 {
 	return known_id(ctx, ext);
+}
+
+/* resolvable - a MULTI value without the references the portal does not
+ * have (a profile parked in the link queue, or not created yet); the
+ * resource is marked dirty so the next sync writes the whole value.
+ * Returns a string the caller frees. */
+static char *resolvable(oprun *run, const lasync_attr_def *def,
+			const char *value)
+{
+	json_t *v, *kept;
+	size_t i;
+	json_t *e;
+	bool dropped = false;
+	char *out;
+
+	if (def->shape != LASYNC_SHAPE_MULTI || value == NULL)
+		return value ? lasync_xstrdup(value) : NULL;
+	v = json_loads(value, JSON_DECODE_ANY, NULL);
+	if (!json_is_array(v)) {
+		json_decref(v);
+		return lasync_xstrdup(value);
+	}
+	kept = json_array();
+	json_array_foreach(v, i, e) {
+		const char *x = json_string_value(json_object_get(e, "externalId"));
+
+		if (x != NULL && known_id(run->aj, x) == NULL) {
+			dropped = true;
+			continue;
+		}
+		json_array_append(kept, e);
+	}
+	if (dropped) {
+		lasync_warn("reference_deferred",
+			    "tenant=%s ext=%s path=%s reason=\"referenced "
+			    "profile not in the portal yet\"",
+			    run->aj->tenant->tenant_id, run->op->external_id,
+			    def->path);
+		applier_dirty(run->aj, run->op->external_id);
+	}
+	out = json_array_size(kept) ? lasync_json_canon(kept) : NULL;
+	json_decref(kept);
+	json_decref(v);
+	return out;
 }
 
 static void on_resolve(void *ctx, const lasync_http_result *r)
@@ -328,19 +387,23 @@ static void reconcile_patch(oprun *run)
 		    def->owner == LASYNC_OWN_CREATE ||
 		    !lasync_attr_applies(def, kind, applier_vendor(aj)))
 			continue;
-		const char *want = desired_value(op, def->path);
+		char *want = resolvable(run, def, desired_value(op, def->path));
 		char *have = lasync_attr_extract(def, run->doc);
 		bool differ = !lasync_streq(want, have);
 
 		free(have);
-		if (!differ || (want == NULL && def->owner == LASYNC_OWN_STICKY))
+		if (!differ || (want == NULL && def->owner == LASYNC_OWN_STICKY)) {
+			free(want);
 			continue;
+		}
 		if (lasync_attr_patch_ops(def, want, ref_fn, aj, ops, err,
 					  sizeof(err)) != 0) {
+			free(want);
 			json_decref(ops);
 			fail(run, OP_PERMANENT, "%s", err);
 			return;
 		}
+		free(want);
 	}
 	if (json_array_size(ops) == 0) {
 		json_decref(ops);
@@ -352,6 +415,7 @@ static void reconcile_patch(oprun *run)
 
 static void on_lookup(void *ctx, const lasync_http_result *r);
 static void do_create(oprun *run);
+static void take_over_or_create(oprun *run);
 
 static void lookup(oprun *run, op_step step, const char *attr,
 		   const char *value)
@@ -398,7 +462,7 @@ static void on_lookup(void *ctx, const lasync_http_result *r)
 			fail(run, OP_PERMANENT, "not found in the portal");
 			return;
 		}
-		do_create(run);
+		take_over_or_create(run);
 		return;
 	}
 	json_decref(run->doc);
@@ -454,6 +518,85 @@ static void on_create(void *ctx, const lasync_http_result *r)
 	finish(run, OP_DONE, 0, NULL);
 }
 
+static void on_link_get(void *ctx, const lasync_http_result *r)
+{
+	oprun *run = ctx;
+	ajob *aj = run->aj;
+	char reason[256];
+	scim_verdict v;
+
+	run->x = NULL;
+	v = applier_scim_judge(r, reason, sizeof(reason));
+	if (v == SCIM_TRANSIENT) {
+		finish(run, OP_TRANSIENT, (int)r->retry_after_s * 1000, reason);
+		return;
+	}
+	json_t *doc = v == SCIM_OK ? json_loadb(r->body, r->len, 0, NULL) : NULL;
+	const char *ext = json_string_value(json_object_get(doc, "externalId"));
+
+	if (doc == NULL || (ext != NULL && strcmp(ext, run->op->external_id))) {
+		/* Gone, or taken by another LAS resource since: create. */
+		lasync_warn("link_target_unusable",
+			    "tenant=%s ext=%s portal_status=%ld",
+			    aj->tenant->tenant_id, run->op->external_id,
+			    r->status);
+		json_decref(doc);
+		do_create(run);
+		return;
+	}
+	json_decref(run->doc);
+	run->doc = doc;
+	free(run->id);
+	run->id = lasync_xstrdup(json_string_value(json_object_get(doc, "id")));
+	run->linked = true;
+	applier_ids_put(aj->ids, applier_redis(aj), aj->ids_key,
+			run->op->external_id, run->id);
+	if (aj->preloaded)
+		json_object_set(aj->portal, run->op->external_id, doc);
+	lasync_info("resource_linked", "tenant=%s ext=%s id=%s",
+		    aj->tenant->tenant_id, run->op->external_id, run->id);
+	reconcile_patch(run);
+}
+
+/* take_over_or_create - the portal does not know this externalId: take
+ * over the portal group it was linked to at first-run (R19) or the
+ * profile it correlates with (R20), park it in the link queue, or create
+ * it */
+static void take_over_or_create(oprun *run)
+{
+	ajob *aj = run->aj;
+	const Lasync__V1__Operation *op = run->op;
+	const char *pid = NULL, *what = "create";
+
+	if (run->link_tried) {
+		do_create(run);
+		return;
+	}
+	if (op->resource == LASYNC__V1__RESOURCE_TYPE__RESOURCE_GROUP) {
+		pid = applier_group_link(aj, op->external_id);
+		what = pid ? "link" : "create";
+	} else {
+		what = applier_link_decision(aj, op->external_id, &pid);
+	}
+	if (strcmp(what, "queue") == 0) {
+		applier_link_queue(aj, op->external_id);
+		run->queued = true;
+		finish(run, OP_DONE, 0, NULL);
+		return;
+	}
+	if (strcmp(what, "link") != 0 || pid == NULL) {
+		do_create(run);
+		return;
+	}
+	run->link_tried = true;
+	char *url = applier_scim_url(aj->tenant->portal_base_url, op->resource,
+				     pid, NULL, NULL);
+
+	run->step = STEP_LOOKUP;
+	run->x = applier_request(aj, "GET", url, NULL, on_link_get, run);
+	free(url);
+}
+
 /* do_create - POST the resource with everything lasync owns */
 static void do_create(oprun *run)
 {
@@ -480,6 +623,9 @@ static void do_create(oprun *run)
 		const lasync_attr_def *def = lasync_attr_find(
 			(lasync_res_type)op->resource, op->set[i]->path);
 
+		/* correlation hints travel with the state, never to the portal */
+		if (strncmp(op->set[i]->path, "hint:", 5) == 0)
+			continue;
 		if (def == NULL) {
 			json_decref(body);
 			fail(run, OP_PERMANENT,
@@ -488,12 +634,17 @@ static void do_create(oprun *run)
 			     op->set[i]->path);
 			return;
 		}
-		if (lasync_attr_put(def, op->set[i]->json, ref_fn, aj, body,
-				    err, sizeof(err)) != 0) {
+		char *val = resolvable(run, def, op->set[i]->json);
+
+		if (val != NULL &&
+		    lasync_attr_put(def, val, ref_fn, aj, body, err,
+				    sizeof(err)) != 0) {
+			free(val);
 			json_decref(body);
 			fail(run, OP_PERMANENT, "%s", err);
 			return;
 		}
+		free(val);
 	}
 	char *url = applier_scim_url(aj->tenant->portal_base_url, op->resource,
 				     NULL, NULL, NULL);
@@ -563,12 +714,16 @@ static void patch_op(oprun *run)
 			     path);
 			return;
 		}
-		if (lasync_attr_patch_ops(def, val, ref_fn, aj, ops, err,
+		char *v = resolvable(run, def, val);
+
+		if (lasync_attr_patch_ops(def, v, ref_fn, aj, ops, err,
 					  sizeof(err)) != 0) {
+			free(v);
 			json_decref(ops);
 			fail(run, OP_PERMANENT, "%s", err);
 			return;
 		}
+		free(v);
 	}
 	if (json_array_size(ops) == 0) {
 		json_decref(ops);
@@ -683,14 +838,15 @@ static void members_op(oprun *run)
 			const char *id = known_id(aj, op->members[i]->external_id);
 
 			if (id == NULL) {
-				json_decref(have);
-				json_decref(want);
-				json_decref(add);
-				json_decref(ops);
-				fail(run, OP_PERMANENT,
-				     "member %s not found in the portal",
-				     op->members[i]->external_id);
-				return;
+				/* Parked in the link queue, or not created:
+				 * the group is written whole next sync. */
+				lasync_warn("member_deferred",
+					    "tenant=%s group=%s member=%s",
+					    aj->tenant->tenant_id,
+					    op->external_id,
+					    op->members[i]->external_id);
+				applier_dirty(aj, op->external_id);
+				continue;
 			}
 			json_object_set_new(want, id, json_true());
 			if (json_object_get(have, id) == NULL)
@@ -763,6 +919,105 @@ static void on_get_group(void *ctx, const lasync_http_result *r)
 	members_op(run);
 }
 
+static void prune_next(oprun *run);
+
+static void on_prune_patch(void *ctx, const lasync_http_result *r)
+{
+	oprun *run = ctx;
+	char reason[256];
+	scim_verdict v;
+
+	run->x = NULL;
+	v = applier_scim_judge(r, reason, sizeof(reason));
+	if (v == SCIM_TRANSIENT) {
+		finish(run, OP_TRANSIENT, (int)r->retry_after_s * 1000, reason);
+		return;
+	}
+	if (v != SCIM_OK && v != SCIM_NOT_FOUND) {
+		fail(run, OP_PERMANENT, "prune: %s", reason);
+		return;
+	}
+	prune_next(run);
+}
+
+/* portal_composite - a portal-made samengestelde groep (kind, or groups
+ * among its members): R5 leaves those alone */
+static bool portal_composite(const json_t *g)
+{
+	const json_t *m;
+	size_t i;
+	const char *kind = json_string_value(json_object_get(
+		json_object_get(g, LASYNC_SCHEMA_GROUP_EXT), "kind"));
+
+	if (kind != NULL && strcmp(kind, "samengesteld") == 0)
+		return true;
+	json_array_foreach(json_object_get(g, "members"), i, m) {
+		const char *t = json_string_value(json_object_get(m, "type"));
+
+		if (t != NULL && strcmp(t, "Group") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* prune_next - R5: a LAS-linked student is a member of exactly the
+ * jaargroepen the LAS gives: take LAS-linked students out of the next
+ * portal-made jaargroep that holds any (portal composites stay) */
+static void prune_next(oprun *run)
+{
+	ajob *aj = run->aj;
+
+	while (aj->unlinked_groups &&
+	       run->prune_i < json_array_size(aj->unlinked_groups)) {
+		json_t *g = json_array_get(aj->unlinked_groups, run->prune_i++);
+		json_t *ops = json_array(), *m;
+		size_t i;
+
+		if (portal_composite(g)) {
+			json_decref(ops);
+			continue;
+		}
+		json_array_foreach(json_object_get(g, "members"), i, m) {
+			const char *v = json_string_value(
+				json_object_get(m, "value"));
+			const char *ext = v ? applier_ids_external(aj->ids, v)
+					    : NULL;
+			char path[200];
+
+			if (ext == NULL || !las_linked(aj, ext) ||
+			    strstr(ext, ":student:") == NULL)
+				continue;
+			snprintf(path, sizeof(path), "members[value eq \"%s\"]",
+				 v);
+			json_array_append_new(ops,
+					      json_pack("{s:s,s:s}", "op",
+							"remove", "path", path));
+			run->removed++;
+		}
+		if (json_array_size(ops) == 0) {
+			json_decref(ops);
+			continue;
+		}
+		json_t *body = json_pack("{s:[s],s:o}", "schemas",
+					 "urn:ietf:params:scim:api:messages:2.0:"
+					 "PatchOp",
+					 "Operations", ops);
+		char *url = applier_scim_url(
+			aj->tenant->portal_base_url,
+			LASYNC__V1__RESOURCE_TYPE__RESOURCE_GROUP,
+			json_string_value(json_object_get(g, "id")), NULL, NULL);
+
+		run->patched = true;
+		run->x = applier_request(aj, "PATCH", url, body, on_prune_patch,
+					 run);
+		applier_count_write(aj, "PATCH");
+		free(url);
+		json_decref(body);
+		return;
+	}
+	finish(run, OP_DONE, 0, NULL);
+}
+
 /* run_main - the operation proper, once references are resolved */
 static void run_main(oprun *run)
 {
@@ -779,7 +1034,7 @@ static void run_main(oprun *run)
 			json_t *pre = json_object_get(aj->portal, op->external_id);
 
 			if (pre == NULL) {
-				do_create(run);
+				take_over_or_create(run);
 				return;
 			}
 			run->doc = json_incref(pre);
@@ -808,6 +1063,9 @@ static void run_main(oprun *run)
 	case LASYNC__V1__OP_TYPE__OP_REMOVE_MEMBERS:
 	case LASYNC__V1__OP_TYPE__OP_SET_MEMBERS:
 		members_op(run);
+		return;
+	case LASYNC__V1__OP_TYPE__OP_PRUNE_MEMBERS:
+		prune_next(run);
 		return;
 	default:
 		fail(run, OP_PERMANENT, "unknown operation type %d",

@@ -372,7 +372,9 @@ lasync_state *mapper_diff(const mapper_diff_in *in, mapper_ops *out)
 				}
 			}
 			if (dr->type == LASYNC_RES_GROUP) {
-				if (reconcile)
+				/* A dirty group had members deferred (a
+				 * profile in the link queue): write them whole */
+				if (reconcile || is_dirty(in, dr->external_id))
 					set_members(out, dr, in->link_staff);
 				else if (c < 0)
 					members_diff(out, dr, dr->members,
@@ -426,6 +428,15 @@ lasync_state *mapper_diff(const mapper_diff_in *in, mapper_ops *out)
 			out->counts.users_deactivated++;
 			out->deactivations++;
 		}
+	}
+	if (reconcile && d->n_res > 0) {
+		/* R5: LAS-linked students leave portal-made jaargroepen
+		 * (the applier finds those in the portal itself). */
+		lasync_sres prune = {.type = LASYNC_RES_GROUP,
+				     .external_id = (char *)"lasync:prune"};
+
+		op_new(out, LASYNC__V1__OP_TYPE__OP_PRUNE_MEMBERS, &prune,
+		       MAPPER_STAGE_MEMBERS);
 	}
 	for (size_t k = 0; k < out->n; k++)
 		op_seal(out->ops[k], in->tenant_id, in->generation);

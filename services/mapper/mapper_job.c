@@ -47,6 +47,8 @@ typedef struct mjob {
 	uint8_t *state;		/* zstd PortalState to write once acked */
 	size_t state_len;
 	char *marker;		/* reconcile marker seen, to clear */
+	uint8_t *firstrun;	/* R19: the desired state, for first-run plans */
+	size_t firstrun_len;
 	char **dirty;		/* R9: profiles a parent edited (sorted) */
 	size_t n_dirty;
 } mjob;
@@ -141,6 +143,7 @@ static void mjob_free(mjob *mj)
 	if (mj->snap)
 		lasync__v1__snapshot__free_unpacked(mj->snap, NULL);
 	free(mj->state);
+	free(mj->firstrun);
 	free(mj->marker);
 	for (size_t i = 0; i < mj->n_dirty; i++)
 		free(mj->dirty[i]);
@@ -534,6 +537,19 @@ void mapper_start(void *ctx, lasync_job *job)
 		goto out;
 	}
 	if (t->state == LASYNC_TENANT_FIRST_RUN_PENDING) {
+		/* R19: nothing is applied before first-run; the desired state
+		 * is kept for `lasyncctl first-run plan` (written once the
+		 * result is acknowledged). */
+		size_t raw_len;
+		uint8_t *raw;
+
+		desired->generation = mj->snap->header->generation;
+		free(desired->sync_id);
+		desired->sync_id = lasync_xstrdup(mj->snap->header->sync_id);
+		raw = lasync_state_encode(desired, &raw_len);
+		mj->firstrun = lasync_zstd_compress(raw, raw_len, 3,
+						    &mj->firstrun_len);
+		free(raw);
 		if (send_result(m, job, mj, LASYNC__V1__OUTCOME__OUTCOME_HELD,
 				"first_run_pending",
 				"first run pending: mapped, nothing applied",
@@ -617,6 +633,25 @@ int mapper_acked(void *ctx, lasync_job *job, char *err, size_t errlen)
 	char k1[256], k2[256], k3[256], ttl[24];
 	redisReply *rep;
 
+	if (mj != NULL && mj->firstrun != NULL) {
+		char kf[256];
+
+		lasync_redis_key(kf, sizeof(kf), lasync_daemon_prefix(m->d),
+				 job->key, "firstrun", NULL);
+		const char *fa[] = {"SET", kf, (const char *)mj->firstrun, "EX",
+				    ttl};
+		size_t fl[] = {3, strlen(kf), mj->firstrun_len, 2, 0};
+
+		snprintf(ttl, sizeof(ttl), "%ld", m->state_ttl_s);
+		fl[4] = strlen(ttl);
+		rep = lasync_redis_cmd(lasync_daemon_redis(m->d), 5, fa, fl, err,
+				       errlen);
+		if (rep == NULL)
+			return -1;
+		freeReplyObject(rep);
+		free(mj->firstrun);
+		mj->firstrun = NULL;
+	}
 	if (mj == NULL || !mj->write_state)
 		return 0;
 	key_expected(m, job->key, k1, sizeof(k1));

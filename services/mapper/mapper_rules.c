@@ -33,6 +33,7 @@
 
 #include "lasync_attr.h"
 #include "lasync_log.h"
+#include "lasync_match.h"
 #include "lasync_mem.h"
 
 #define INSTROOM_ID "lasync:instroom"
@@ -593,6 +594,25 @@ static void classify(rules *r)
 	}
 }
 
+/* set_first_name_hint - R20 matches a student on roepnaam or first
+ * voornaam: keep the first voornaam as a correlation hint (a state path
+ * outside the ownership table, never written to the portal) */
+static void set_first_name_hint(lasync_sres *u, const char *voornamen)
+{
+	char first[128];
+	size_t n = 0;
+
+	if (voornamen == NULL)
+		return;
+	while (voornamen[n] && voornamen[n] != ' ' && n + 1 < sizeof(first)) {
+		first[n] = voornamen[n];
+		n++;
+	}
+	first[n] = '\0';
+	if (n > 0)
+		lasync_state_set_string(u, LASYNC_HINT_FIRST_NAME, first);
+}
+
 /* map_students - the user resources of imported students */
 static void map_students(rules *r)
 {
@@ -610,6 +630,7 @@ static void map_students(rules *r)
 			   st->tussenvoegsel, st->achternaam);
 		set_opt_string(u, LASYNC_A_BIRTH, st->birth_date);
 		set_opt_string(u, LASYNC_A_YEAR, inf->year);
+		set_first_name_hint(u, st->voornamen);
 		lasync_state_set_bool(u, LASYNC_A_PRESCHOOL, inf->instroom);
 		/* R8: no phoneNumbers, no addresses - never set */
 		r->stats->students++;

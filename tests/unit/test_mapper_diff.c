@@ -203,6 +203,8 @@ static const char *op_type_name(Lasync__V1__OpType t)
 		return "REMOVE_MEMBERS";
 	case LASYNC__V1__OP_TYPE__OP_SET_MEMBERS:
 		return "SET_MEMBERS";
+	case LASYNC__V1__OP_TYPE__OP_PRUNE_MEMBERS:
+		return "PRUNE_MEMBERS";
 	default:
 		return "?";
 	}
@@ -423,7 +425,8 @@ static const diff_case r7_cases[] = {
 	 "3 PATCH U ps:guardian:9 set " EMH "=" MAIL_B "\n", SAME_AS_DESIRED},
 	{"email_gone_full_sync_kept",
 	 {P9}, {P9_MAIL}, false, true, false,
-	 "3 UPSERT U ps:guardian:9 set " ACT "=true;" KND "=\"guardian\"\n",
+	 "3 UPSERT U ps:guardian:9 set " ACT "=true;" KND "=\"guardian\"\n"
+	 "4 PRUNE_MEMBERS G lasync:prune\n",
 	 D_P9_MAIL "\n"},
 };
 
@@ -485,6 +488,7 @@ static const diff_case r16_cases[] = {
 	 {S1}, {S1, S2}, false, true, false,
 	 "2 UPSERT U ps:student:1 set " ACT "=true;" GIV "=\"Emma\";" KND
 	 "=\"student\"\n"
+	 "4 PRUNE_MEMBERS G lasync:prune\n"
 	 "5 PATCH U ps:student:2 set " ACT "=false\n",
 	 D_S1 "\n" D_S2_OFF "\n"},
 	{"returning_user_reactivated",
@@ -557,6 +561,7 @@ static const diff_case r5_cases[] = {
 	 "1 PATCH G ps:jaargroep:3B set " ORP "=true\n"
 	 "2 UPSERT U ps:student:1 set " ACT "=true;" GIV "=\"Emma\";" KND
 	 "=\"student\"\n"
+	 "4 PRUNE_MEMBERS G lasync:prune\n"
 	 "4 REMOVE_MEMBERS G ps:jaargroep:3B members ps:student:1/U\n",
 	 D_S1 "\n"
 	 "G ps:jaargroep:3B " DSP "=\"Groep 3B\";" ORP "=true;" PSA
@@ -644,6 +649,7 @@ static const diff_case r12_cases[] = {
 	 PSA "=false\n"
 	 "2 UPSERT U ps:student:1 set " ACT "=true;" GIV "=\"Emma\";" KND
 	 "=\"student\"\n"
+	 "4 PRUNE_MEMBERS G lasync:prune\n"
 	 "4 SET_MEMBERS G ps:jaargroep:3B members ps:student:1/U keep staff\n",
 	 SAME_AS_DESIRED},
 	/* the same rows with link_staff_to_groups=true do touch staff */
@@ -678,6 +684,7 @@ static const diff_case reconcile_cases[] = {
 	 "=\"student\"\n"
 	 "3 UPSERT U ps:guardian:9 set " ACT "=true;" EMH "=" MAIL_A ";" KND
 	 "=\"guardian\"\n"
+	 "4 PRUNE_MEMBERS G lasync:prune\n"
 	 "4 SET_MEMBERS G ps:jaargroep:3B members ps:staff:7/U,"
 	 "ps:student:1/U,ps:student:2/U\n"
 	 "4 SET_MEMBERS G ps:jaargroep:4A members -\n",
@@ -695,6 +702,7 @@ static const diff_case reconcile_cases[] = {
 	 "1 PATCH G ps:jaargroep:4A set " ORP "=true\n"
 	 "2 UPSERT U ps:student:1 set " ACT "=true;" GIV "=\"Emma\";" KND
 	 "=\"student\"\n"
+	 "4 PRUNE_MEMBERS G lasync:prune\n"
 	 "4 SET_MEMBERS G ps:jaargroep:3B members ps:student:1/U\n"
 	 "4 REMOVE_MEMBERS G ps:jaargroep:4A members ps:student:2/U\n"
 	 "5 PATCH U ps:student:2 set " ACT "=false\n",
