@@ -39,8 +39,20 @@ typedef enum {
 } job_phase;
 
 typedef struct part part;
+typedef struct job_impl job_impl;
 
-typedef struct job_impl {
+/* A message the dead hook owes (e.g. a failed sync result), kept until the
+ * broker has it: a refused one is sent again, the hook is not run twice. */
+typedef struct owed {
+	job_impl *j;
+	char *topic, *key;
+	void *value;
+	size_t len;
+	rd_kafka_headers_t *hdrs;	/* our copy, for a resend */
+	bool ok;
+} owed;
+
+struct job_impl {
 	lasync_job pub;			/* first: lasync_job * casts back */
 	lasync_consumer *c;
 	part *p;
@@ -51,12 +63,17 @@ typedef struct job_impl {
 	char error_class[48];
 	char error[512];
 	unsigned pending;		/* produced, not yet acknowledged */
-	bool produce_failed;
+	bool produce_failed;		/* work output, or the dead letter */
+	bool in_dead;			/* the dead hook ran: what it owes */
+	bool hook_failed;		/*  ... was refused, run it again */
+	bool dlq_ok;			/* the dead letter is in the DLQ */
+	owed **owed;
+	size_t n_owed, cap_owed;
 	char produce_error[256];
 	bool on_ready;
 	struct job_impl *ready_next;
 	bool orphan;			/* abandoned with produces pending */
-} job_impl;
+};
 
 struct part {
 	char *topic;
@@ -258,8 +275,24 @@ static void job_start(lasync_consumer *c, part *pt, rd_kafka_message_t *m)
 	c->ops->start(c->ctx, &j->pub);
 }
 
+static void owed_free(job_impl *j)
+{
+	for (size_t i = 0; i < j->n_owed; i++) {
+		free(j->owed[i]->topic);
+		free(j->owed[i]->key);
+		free(j->owed[i]->value);
+		if (j->owed[i]->hdrs)
+			rd_kafka_headers_destroy(j->owed[i]->hdrs);
+		free(j->owed[i]);
+	}
+	free(j->owed);
+	j->owed = NULL;
+	j->n_owed = 0;
+}
+
 static void job_free(lasync_consumer *c, job_impl *j)
 {
+	owed_free(j);
 	ready_remove(c, j);
 	if (j->p != NULL && j->p->head == j)
 		j->p->head = NULL;
@@ -399,9 +432,10 @@ static void job_complete(lasync_consumer *c, job_impl *j)
 	part *pt = j->p;
 
 	if (j->phase == JOB_DLQ) {
-		if (j->produce_failed) {
-			/* The broker did not take the dead letter: keep the
-			 * partition here and try again later. */
+		if (j->produce_failed || j->hook_failed || !j->dlq_ok) {
+			/* The broker did not take the dead letter, or what
+			 * the dead hook owed: keep the partition here and
+			 * redo just what failed, later (run_due). */
 			j->produce_failed = false;
 			j->phase = JOB_WAITING;
 			j->disp = LASYNC_DEAD;
@@ -466,6 +500,7 @@ static void job_complete(lasync_consumer *c, job_impl *j)
 dead:
 	if (c->ops->dead != NULL) {
 		j->phase = JOB_FINISHED;
+		j->in_dead = true;
 		c->ops->dead(c->ctx, &j->pub, j->error_class, j->error);
 	}
 	job_send_dlq(c, j);
@@ -483,8 +518,10 @@ static bool orphan_settle(job_impl *j)
 {
 	if (!j->orphan)
 		return false;
-	if (--j->pending == 0)
+	if (--j->pending == 0) {
+		owed_free(j);
 		free(j);
+	}
 	return true;
 }
 
@@ -516,6 +553,8 @@ static void dlq_dr(void *ctx, rd_kafka_resp_err_t err, int32_t partition,
 	(void)offset;
 	if (orphan_settle(j))
 		return;
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		j->dlq_ok = true;
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		j->produce_failed = true;
 		lasync_error("dlq_delivery_failed", "topic=%s offset=%lld error=%s",
@@ -551,12 +590,61 @@ void lasync_job_finish(lasync_job *job, lasync_disposition d,
 		ready_push(j->c, j);
 }
 
+static void owed_dr(void *ctx, rd_kafka_resp_err_t err, int32_t partition,
+		    int64_t offset)
+{
+	owed *o = ctx;
+	job_impl *j = o->j;
+
+	(void)partition;
+	(void)offset;
+	if (orphan_settle(j))
+		return;
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		o->ok = true;
+	else
+		j->hook_failed = true;
+	if (--j->pending == 0 &&
+	    (j->phase == JOB_FINISHED || j->phase == JOB_DLQ))
+		ready_push(j->c, j);
+}
+
+/* owed_send - (re)send an owed message; a refusal marks it for later */
+static int owed_send(job_impl *j, owed *o, char *err, size_t errlen)
+{
+	j->pending++;
+	if (lasync_produce(j->c->prod, o->topic, o->key, o->value, o->len,
+			   o->hdrs ? rd_kafka_headers_copy(o->hdrs) : NULL,
+			   owed_dr, o, err, errlen) != 0) {
+		j->pending--;
+		j->hook_failed = true;
+		return -1;
+	}
+	return 0;
+}
+
 int lasync_job_produce(lasync_job *job, const char *topic, const char *key,
 		       const void *value, size_t len, rd_kafka_headers_t *hdrs,
 		       char *err, size_t errlen)
 {
 	job_impl *j = (job_impl *)job;
 
+	if (j->in_dead) {
+		/* What the dead hook owes is kept until delivered. */
+		owed *o = lasync_xcalloc(1, sizeof(*o));
+
+		o->j = j;
+		o->topic = lasync_xstrdup(topic);
+		o->key = key ? lasync_xstrdup(key) : NULL;
+		o->value = lasync_xmalloc(len ? len : 1);
+		if (len)
+			memcpy(o->value, value, len);
+		o->len = len;
+		o->hdrs = hdrs;
+		lasync_grow(&j->owed, &j->cap_owed, j->n_owed + 1);
+		j->owed[j->n_owed++] = o;
+		return owed_send(j, o, err, errlen);
+	}
 	j->pending++;
 	if (lasync_produce(j->c->prod, topic, key, value, len, hdrs, job_dr, j,
 			   err, errlen) != 0) {
@@ -598,6 +686,7 @@ static void job_abandon(lasync_consumer *c, job_impl *j)
 		return;
 	}
 	rd_kafka_message_destroy(j->msg);
+	owed_free(j);
 	free(j);
 }
 
@@ -627,7 +716,20 @@ static void run_due(lasync_consumer *c)
 		if (j == NULL || j->phase != JOB_WAITING || pt->retry_at > now)
 			continue;
 		if (j->disp == LASYNC_DEAD) {
-			job_send_dlq(c, j);
+			j->phase = JOB_DLQ;
+			if (j->hook_failed) {
+				char err[256];
+
+				j->hook_failed = false;
+				for (size_t k = 0; k < j->n_owed; k++)
+					if (!j->owed[k]->ok)
+						owed_send(j, j->owed[k], err,
+							  sizeof(err));
+			}
+			if (!j->dlq_ok)
+				job_send_dlq(c, j);
+			else if (j->pending == 0)
+				ready_push(c, j);
 			continue;
 		}
 		if (c->stopping || pt->revoking)
