@@ -21,6 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import zlib
+
 import yaml
 
 from harness import ROOT, env, metric_sum, wait_until
@@ -156,9 +158,12 @@ class School:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+PARTITIONS = 2  # as the harness makes them (a long run's broker stays small)
+
+
 def ensure_topics(pipeline):
     if not pipeline.topics_ready:
-        pipeline.ctl("topics", "ensure", "--partitions", "4")
+        pipeline.ctl("topics", "ensure", "--partitions", str(PARTITIONS))
         pipeline.topics_ready = True
 
 
@@ -471,7 +476,12 @@ def test_scaling_per_vendor(pipeline):
     assert other["resources"]["limits"]["memory"] != "1Gi"
 
     # On the stack: a second ESIS fetcher joins the group and shares the work.
-    schools = [School(pipeline, f"schaal{i}", vendor="esis") for i in range(2)]
+    # One school per partition (librdkafka's default partitioner: CRC-32 of
+    # the key, the tenant id), so each fetcher gets one school's requests.
+    names = [f"schaal{i}" for i in range(20)]
+    picked = [next(n for n in names if zlib.crc32(n.encode()) % PARTITIONS == p)
+              for p in range(PARTITIONS)]
+    schools = [School(pipeline, n, vendor="esis") for n in picked]
     rb = Runbook(pipeline, "Scaling per vendor")
     ensure_topics(pipeline)
     f1, m1 = pipeline.workers("esis")

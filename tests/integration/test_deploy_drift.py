@@ -203,7 +203,9 @@ def lag_labels(daemon) -> set[tuple[str, str]]:
 def stack_pipeline(tmp_path_factory):
     pipe = Pipeline(tmp_path_factory.mktemp("drift"))
     yield pipe
-    pipe.stop()
+    pipe.stop()  # deletes the prefix's topics
+    reports = pipe.sanitizer_reports()
+    assert not reports, "sanitizer reports:\n" + "\n".join(reports)
 
 
 def test_topics_ensure_creates_every_topic_of_lasync_kafka_h(stack_pipeline):
@@ -212,6 +214,7 @@ def test_topics_ensure_creates_every_topic_of_lasync_kafka_h(stack_pipeline):
     job = by_kind(rendered(f"topicPrefix={pipe.prefix}"), "Job")["lasync-topics"]
     c = job["spec"]["template"]["spec"]["containers"][0]
     pipe.ctl(*c["args"])
+    pipe.topics_ready = True  # so the pipeline deletes them at the end
     assert compose()["services"]["topics"]["command"][1:] == c["args"]
     topics = kafka_topics(pipe.prefix)
     suffixes = topic_suffixes()
@@ -228,7 +231,7 @@ def test_topics_ensure_creates_every_topic_of_lasync_kafka_h(stack_pipeline):
 def test_keda_groups_and_topics_are_what_the_daemons_consume(stack_pipeline):
     pipe = stack_pipeline
     if not pipe.topics_ready:
-        pipe.ctl("topics", "ensure", "--partitions", "4")
+        pipe.ctl("topics", "ensure", "--partitions", "2")
         pipe.topics_ready = True
     docs = rendered(f"topicPrefix={pipe.prefix}")
     deps = by_kind(docs, "Deployment")
@@ -261,7 +264,7 @@ def test_periodic_commands_run(stack_pipeline, tmp_path):
     the stack under the test's prefix (no tenants: nothing is requested)."""
     pipe = stack_pipeline
     if not pipe.topics_ready:
-        pipe.ctl("topics", "ensure", "--partitions", "4")
+        pipe.ctl("topics", "ensure", "--partitions", "2")
         pipe.topics_ready = True
     for name, cj in by_kind(rendered(), "CronJob").items():
         c = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
