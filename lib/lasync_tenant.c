@@ -332,7 +332,7 @@ lasync_tenant *lasync_tenant_from_json(const char *json, size_t len,
 	static const char *const top_keys[] = {
 		"tenant_id", "brand", "brin", "dependance", "las", "portal",
 		"settings", "state", "group_links", "manager_emails",
-		"webhook_secret_ref", NULL};
+		"webhook_secret_ref", "revision", NULL};
 	static const char *const las_keys[] = {
 		"vendor", "endpoint", "key_ref", "leveranciernaam",
 		"client_cert_ref", "client_key_ref", "client_cert_password_ref",
@@ -555,6 +555,10 @@ char *lasync_tenant_to_json(const lasync_tenant *t)
 				      json_string(t->manager_emails[i]));
 	json_object_set_new(root, "manager_emails", mails);
 	set_opt(root, "webhook_secret_ref", t->webhook_secret_ref);
+	/* informational: `tenant put` stamps a new revision on every write */
+	if (t->revision > 0)
+		json_object_set_new(root, "revision",
+				    json_integer(t->revision));
 	out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
 	return out;
@@ -593,6 +597,7 @@ uint8_t *lasync_tenant_encode(const lasync_tenant *t, size_t *len)
 	tc.portal_token_ref = nz(t->portal_token_ref);
 	tc.webhook_secret_ref = nz(t->webhook_secret_ref);
 	tc.state = (Lasync__V1__TenantState)t->state;
+	tc.revision = t->revision;
 	ts.import_secret_contact_data = t->settings.import_secret_contact_data;
 	ts.default_staff_role = nz(t->settings.default_staff_role);
 	ts.link_staff_to_groups = t->settings.link_staff_to_groups;
@@ -662,6 +667,7 @@ lasync_tenant *lasync_tenant_decode(const uint8_t *buf, size_t len, char *err,
 	t->portal_base_url = dup_or_null(tc->portal_base_url);
 	t->portal_token_ref = dup_or_null(tc->portal_token_ref);
 	t->webhook_secret_ref = dup_or_null(tc->webhook_secret_ref);
+	t->revision = tc->revision;
 	t->state = tc->state == LASYNC__V1__TENANT_STATE__TENANT_FIRST_RUN_PENDING
 			   ? LASYNC_TENANT_FIRST_RUN_PENDING
 			   : LASYNC_TENANT_ACTIVE;

@@ -59,6 +59,8 @@ typedef struct lasync_tenant {
 	size_t n_group_links;
 	char **manager_emails;
 	size_t n_manager_emails;
+	int64_t revision;	/* unix ms of the write; events carry it
+				 * (Header.config_revision) */
 	int refs;		/* lasync_tenant_hold/release; 0 = single owner */
 } lasync_tenant;
 

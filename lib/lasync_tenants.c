@@ -131,6 +131,15 @@ lasync_tenant *lasync_tenants_get(lasync_tenants *tt, const char *tenant_id)
 	return i >= 0 ? tt->t[i] : NULL;
 }
 
+lasync_tenant *lasync_tenants_get_rev(lasync_tenants *tt, const char *tenant_id,
+				      int64_t min_rev, bool *behind)
+{
+	lasync_tenant *t = lasync_tenants_get(tt, tenant_id);
+
+	*behind = min_rev > 0 && (t == NULL || t->revision < min_rev);
+	return *behind ? NULL : t;
+}
+
 lasync_tenant *lasync_tenants_find_brin(lasync_tenants *tt, const char *brin,
 					const char *dependance,
 					const char *except_id)

@@ -34,6 +34,14 @@ void lasync_tenants_poll(lasync_tenants *tt);
  * unless held), or NULL */
 lasync_tenant *lasync_tenants_get(lasync_tenants *tt, const char *tenant_id);
 
+/* lasync_tenants_get_rev - the tenant as of at least revision min_rev (an
+ * event's Header.config_revision); NULL with *behind set when this table
+ * has not caught up with that write yet (retry shortly), NULL with *behind
+ * clear when the tenant is unknown */
+#define LASYNC_CONFIG_BEHIND_MS 500 /* retry delay while a table catches up */
+lasync_tenant *lasync_tenants_get_rev(lasync_tenants *tt, const char *tenant_id,
+				      int64_t min_rev, bool *behind);
+
 /* lasync_tenants_find_brin - a tenant other than except_id that has this
  * BRIN + dependance (R1), or NULL */
 lasync_tenant *lasync_tenants_find_brin(lasync_tenants *tt, const char *brin,

@@ -222,6 +222,7 @@ static void fetch_done(fjob *fj)
 	lasync_header_fill(&h, eid, fj->tenant->tenant_id,
 			   fj->req->header->sync_id, fj->fetched_at, "fetcher",
 			   job->attempt);
+	h.config_revision = fj->tenant->revision;
 	snap.header = &h;
 	snap.vendor = (Lasync__V1__Vendor)f->v->vendor;
 	snap.fetched_at_ms = fj->fetched_at;
@@ -397,7 +398,21 @@ void fetcher_start(void *ctx, lasync_job *job)
 	}
 	fjob_reset(fj, http);
 	lasync_tenant_release(fj->tenant);
-	fj->tenant = lasync_tenants_get(lasync_daemon_tenants(f->d), job->key);
+	bool behind;
+
+	fj->tenant = lasync_tenants_get_rev(lasync_daemon_tenants(f->d),
+					    job->key,
+					    fj->req->header->config_revision,
+					    &behind);
+	if (behind) {
+		/* lasyncctl wrote the config just before this request */
+		lasync_job_finish(job, LASYNC_RETRY, LASYNC_CONFIG_BEHIND_MS,
+				  "tenant_config_behind",
+				  "tenant %s config revision %lld not seen yet",
+				  job->key,
+				  (long long)fj->req->header->config_revision);
+		return;
+	}
 	if (fj->tenant == NULL) {
 		lasync_job_finish(job, LASYNC_DEAD, 0, "unknown_tenant",
 				  "tenant %s is not configured", job->key);

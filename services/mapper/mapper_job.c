@@ -47,6 +47,7 @@ typedef struct mjob {
 	uint8_t *state;		/* zstd PortalState to write once acked */
 	size_t state_len;
 	char *marker;		/* reconcile marker seen, to clear */
+	int64_t config_revision; /* of the tenant config the mapping used */
 	uint8_t *firstrun;	/* R19: the desired state, for first-run plans */
 	size_t firstrun_len;
 	char **dirty;		/* R9: profiles a parent edited (sorted) */
@@ -324,6 +325,7 @@ static int produce_parts(mapper *m, lasync_job *job, mjob *mj,
 		lasync_header_fill(&h, eid, job->key, mj->snap->header->sync_id,
 				   mj->snap->header->generation, "mapper",
 				   job->attempt);
+		h.config_revision = mj->config_revision;
 		cs.header = &h;
 		cs.vendor = (Lasync__V1__Vendor)m->vendor;
 		cs.part = (uint32_t)p + 1;
@@ -439,7 +441,19 @@ void mapper_start(void *ctx, lasync_job *job)
 					   "date");
 		goto out;
 	}
-	t = lasync_tenants_get(lasync_daemon_tenants(m->d), job->key);
+	bool behind;
+
+	t = lasync_tenants_get_rev(lasync_daemon_tenants(m->d), job->key,
+				   mj->snap->header->config_revision, &behind);
+	if (behind) {
+		lasync_job_finish(job, LASYNC_RETRY, LASYNC_CONFIG_BEHIND_MS,
+				  "tenant_config_behind",
+				  "tenant %s config revision %lld not seen yet",
+				  job->key,
+				  (long long)mj->snap->header->config_revision);
+		goto out;
+	}
+	mj->config_revision = t ? t->revision : 0;
 	if (t == NULL) {
 		lasync_job_finish(job, LASYNC_DEAD, 0, "unknown_tenant",
 				  "tenant %s is not configured", job->key);
