@@ -7,6 +7,8 @@
  *   ctl_status.c   status [--json]
  *   ctl_portal.c   portal <tenant>: what the portal holds now
  *   ctl_suggestions.c  suggestions <tenant> | remind: parent suggestions (R21)
+ *   ctl_firstrun.c first-run plan | apply: onboarding (R19)
+ *   ctl_links.c    links list | resolve (R20), groups orphaned (R19)
  *
  * Commands print for people on stdout and errors on stderr, and exit 0 on
  * success, 1 on a failure, 2 on a usage error.
@@ -17,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "lasync_kafka.h"
 #include "lasync_tenants.h"
@@ -38,6 +42,9 @@ int ctl_portal(ctl *c, int argc, char **argv);
 int ctl_topics(ctl *c, int argc, char **argv);
 int ctl_suggestions(ctl *c, int argc, char **argv);
 int ctl_dlq(ctl *c, int argc, char **argv);
+int ctl_firstrun(ctl *c, int argc, char **argv);
+int ctl_links(ctl *c, int argc, char **argv);
+int ctl_groups(ctl *c, int argc, char **argv);
 
 /* ctl_topic - "<prefix>.<suffix>[.<vendor>]" into buf */
 const char *ctl_topic(ctl *c, char *buf, size_t len, const char *suffix,
@@ -76,6 +83,27 @@ typedef struct ctl_sync_opts {
  * sync id in sid; 0 or -1 */
 int ctl_send_sync(ctl *c, const lasync_tenant *t, const ctl_sync_opts *o,
 		  char sid[33]);
+
+/* ctl_next_revision - the revision for a new write of a tenant whose
+ * current config is prev (NULL when new): now, and always above prev's */
+int64_t ctl_next_revision(const lasync_tenant *prev);
+
+/* ctl_portal_auth - the tenant's "Authorization: Bearer ..." header line
+ * (a secret: free with lasync_secret_free); dies when unresolvable */
+char *ctl_portal_auth(const lasync_tenant *t);
+/* ctl_portal_list - every resource of a SCIM collection ("Users",
+ * "Groups"), all pages; dies on a portal error */
+json_t *ctl_portal_list(const lasync_tenant *t, const char *auth,
+			const char *coll);
+/* ctl_portal_get - GET <base>/<path>: the document when 200, else NULL
+ * with the status in *status; dies when the portal cannot be reached */
+json_t *ctl_portal_get(const lasync_tenant *t, const char *auth,
+		       const char *path, long *status);
+
+/* ctl_request_sync - ctl_send_sync, then with o->wait > 0 follow the
+ * results topic until this sync's result (printed); 0 when requested and,
+ * waiting, when it ended ok; 1 otherwise */
+int ctl_request_sync(ctl *c, const lasync_tenant *t, const ctl_sync_opts *o);
 
 /* ctl_die - print "lasyncctl: <msg>" and exit(1) */
 _Noreturn void ctl_die(const char *fmt, ...)

@@ -33,8 +33,64 @@ static void on_done(void *ctx, const lasync_http_result *r)
 		snprintf(f->err, sizeof(f->err), "%s", r->error);
 }
 
-/* list_all - every resource of a collection, paginated */
-static json_t *list_all(const char *base, const char *coll, const char *auth)
+/* get - one GET of url; the body (caller frees) or NULL with *status 0 and
+ * err when the request failed */
+static char *get(lasync_http *h, const char *url, const char *auth,
+		 long *status, char *err, size_t errlen)
+{
+	const char *hdrs[] = {auth, "Accept: application/scim+json", NULL};
+	lasync_http_req_opts o = {.method = "GET",
+				  .url = url,
+				  .headers = hdrs,
+				  .timeout_ms = 30000};
+	fetch f = {0, 0, NULL, ""};
+
+	lasync_http_start(h, &o, on_done, &f);
+	while (!f.done) {
+		lasync_http_wait(h, NULL, 0, 100);
+		lasync_http_perform(h);
+	}
+	*status = f.status;
+	if (f.err[0])
+		snprintf(err, errlen, "%s", f.err);
+	return f.body;
+}
+
+char *ctl_portal_auth(const lasync_tenant *t)
+{
+	char err[512];
+	char *token = lasync_secret_resolve(t->portal_token_ref, err,
+					    sizeof(err));
+	char *auth;
+
+	if (token == NULL)
+		ctl_die("%s", err);
+	auth = lasync_xasprintf("Authorization: Bearer %s", token);
+	lasync_secret_free(token);
+	return auth;
+}
+
+json_t *ctl_portal_get(const lasync_tenant *t, const char *auth,
+		       const char *path, long *status)
+{
+	lasync_http *h = lasync_http_new(1, 1);
+	char err[256] = "";
+	char *url = lasync_xasprintf("%s/%s", t->portal_base_url, path);
+	char *body = get(h, url, auth, status, err, sizeof(err));
+	json_t *doc = NULL;
+
+	if (*status == 0)
+		ctl_die("portal %s: %s", path, err[0] ? err : "request failed");
+	if (*status == 200)
+		doc = json_loads(body ? body : "", 0, NULL);
+	free(body);
+	free(url);
+	lasync_http_free(h);
+	return doc;
+}
+
+json_t *ctl_portal_list(const lasync_tenant *t, const char *auth,
+			const char *coll)
 {
 	lasync_http *h = lasync_http_new(4, 4);
 	json_t *all = json_array();
@@ -42,25 +98,16 @@ static json_t *list_all(const char *base, const char *coll, const char *auth)
 
 	for (;;) {
 		char *url = lasync_xasprintf("%s/%s?startIndex=%ld&count=1000",
-					     base, coll, start);
-		const char *hdrs[] = {auth, "Accept: application/scim+json",
-				      NULL};
-		lasync_http_req_opts o = {.method = "GET",
-					  .url = url,
-					  .headers = hdrs,
-					  .timeout_ms = 30000};
-		fetch f = {0, 0, NULL, ""};
+					     t->portal_base_url, coll, start);
+		char err[256] = "";
+		long status;
+		char *body = get(h, url, auth, &status, err, sizeof(err));
 
-		lasync_http_start(h, &o, on_done, &f);
-		while (!f.done) {
-			lasync_http_wait(h, NULL, 0, 100);
-			lasync_http_perform(h);
-		}
 		free(url);
-		if (f.status != 200)
+		if (status != 200)
 			ctl_die("portal %s: %s (HTTP %ld)", coll,
-				f.err[0] ? f.err : "request failed", f.status);
-		json_t *doc = json_loads(f.body, 0, NULL);
+				err[0] ? err : "request failed", status);
+		json_t *doc = json_loads(body, 0, NULL);
 		json_t *res = json_object_get(doc, "Resources");
 		long total = (long)json_integer_value(
 			json_object_get(doc, "totalResults"));
@@ -68,7 +115,7 @@ static json_t *list_all(const char *base, const char *coll, const char *auth)
 
 		json_array_extend(all, res);
 		json_decref(doc);
-		free(f.body);
+		free(body);
 		start += (long)n;
 		if (n == 0 || start > total)
 			break;
@@ -116,7 +163,6 @@ int ctl_portal(ctl *c, int argc, char **argv)
 	static const char *const kinds[] = {"student", "guardian", "staff",
 					    NULL};
 	static const char *const titles[] = {"students", "guardians", "staff"};
-	char err[512];
 	lasync_tenants *tt;
 	lasync_tenant *t;
 
@@ -128,19 +174,13 @@ int ctl_portal(ctl *c, int argc, char **argv)
 	t = lasync_tenants_get(tt, argv[0]);
 	if (t == NULL)
 		ctl_die("no tenant %s", argv[0]);
-	char *token = lasync_secret_resolve(t->portal_token_ref, err,
-					    sizeof(err));
-
-	if (token == NULL)
-		ctl_die("%s", err);
-	char *auth = lasync_xasprintf("Authorization: Bearer %s", token);
-	json_t *users = list_all(t->portal_base_url, "Users", auth);
-	json_t *groups = list_all(t->portal_base_url, "Groups", auth);
+	char *auth = ctl_portal_auth(t);
+	json_t *users = ctl_portal_list(t, auth, "Users");
+	json_t *groups = ctl_portal_list(t, auth, "Groups");
 	json_t *names = json_object(); /* id -> label */
 	size_t nu, ng;
 	json_t **us = sorted(users, &nu), **gs = sorted(groups, &ng);
 
-	lasync_secret_free(token);
 	lasync_secret_free(auth);
 	printf("Portal of %s (%s): %zu users, %zu groups\n", t->tenant_id,
 	       t->portal_base_url, nu, ng);

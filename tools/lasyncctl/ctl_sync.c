@@ -76,9 +76,8 @@ static int wait_result(ctl *c, rd_kafka_t *rk, const char *sync_id,
 	return 1;
 }
 
-/* request_sync - produce a SyncRequest for t, and follow its result when
- * asked to wait; 0 when requested (and, waiting, when it ended ok) */
-static int request_sync(ctl *c, const lasync_tenant *t, const ctl_sync_opts *o)
+/* ctl_request_sync - see ctl.h */
+int ctl_request_sync(ctl *c, const lasync_tenant *t, const ctl_sync_opts *o)
 {
 	char sid[LASYNC_ID_LEN], rt[256], err[512];
 	rd_kafka_t *rk = NULL;
@@ -112,6 +111,8 @@ int ctl_send_sync(ctl *c, const lasync_tenant *t, const ctl_sync_opts *o,
 
 	lasync_random_id(sid);
 	lasync_header_fill(&h, eid, t->tenant_id, sid, 0, "lasyncctl", 1);
+	/* every stage waits until it sees this config (or a newer one) */
+	h.config_revision = t->revision;
 	req.header = &h;
 	req.vendor = (Lasync__V1__Vendor)t->vendor;
 	req.full = o->full;
@@ -237,7 +238,7 @@ static int decide(ctl *c, const char *what, int argc, char **argv)
 			       .approved = h->deactivations,
 			       .reason = "approve"};
 
-		rc = request_sync(c, t, &o);
+		rc = ctl_request_sync(c, t, &o);
 	}
 	/* give back what unpack allocated before freeing it */
 	h->header = orig_header;
@@ -293,7 +294,7 @@ int ctl_sync(ctl *c, int argc, char **argv)
 		lasync_tenants_free(tt);
 		ctl_die("no tenant %s", tenant);
 	}
-	rc = request_sync(c, t, &o);
+	rc = ctl_request_sync(c, t, &o);
 	lasync_tenants_free(tt);
 	return rc;
 }

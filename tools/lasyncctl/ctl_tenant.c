@@ -65,6 +65,8 @@ static int tenant_put(ctl *c, const char *path)
 		lasync_tenant_free(t);
 		return 1;
 	}
+	other = lasync_tenants_get(tt, t->tenant_id);
+	t->revision = ctl_next_revision(other);
 	lasync_tenants_free(tt);
 	wire = lasync_tenant_encode(t, &wlen);
 	ctl_topic(c, topic, sizeof(topic), LASYNC_T_TENANTS, NULL);

@@ -34,6 +34,15 @@ static const struct {
 	{"suggestions", ctl_suggestions,
 	 "suggestions [list] <tenant> [--json] [--all] | remind <tenant> | "
 	 "remind --due [--min-age-days N]"},
+	{"first-run", ctl_firstrun,
+	 "first-run plan <tenant> [--out F] [--report F] [--no-group-links] "
+	 "[--date D]\n"
+	 "  lasyncctl first-run apply <tenant> <plan.json> [--wait S] "
+	 "[--as-of D]"},
+	{"links", ctl_links,
+	 "links list <tenant> [--json] | resolve <tenant> <externalId> "
+	 "--link <portal-id> | --create [--sync]"},
+	{"groups", ctl_groups, "groups orphaned <tenant> [--json]"},
 	{"dlq", ctl_dlq,
 	 "dlq list|replay [--tenant T] [--since WHEN] [--topic S] [--dry-run]\n"
 	 "  lasyncctl dlq show <dlq-topic> <partition> <offset>"},
@@ -49,6 +58,13 @@ _Noreturn void ctl_die(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	exit(1);
+}
+
+int64_t ctl_next_revision(const lasync_tenant *prev)
+{
+	int64_t now = lasync_now_ms();
+
+	return prev != NULL && prev->revision >= now ? prev->revision + 1 : now;
 }
 
 static void usage(FILE *out)
