@@ -187,7 +187,8 @@ def onboard(pipeline, school: School):
 
 
 def test_every_procedure_has_a_test():
-    tested = {"Onboarding a school", "Offboarding a school", "The August year transition",
+    tested = {"Onboarding a school", "Onboarding a school into an existing portal (first run)",
+              "Working the link queue", "Offboarding a school", "The August year transition",
               "Reading status", "Approving or rejecting a held sync", "Replaying dead letters",
               "Lifting quarantine", "Rotating a school's ESIS certificate or ParnasSys key",
               "Scaling per vendor", "Recovering from a lost Redis"}
@@ -222,6 +223,88 @@ def test_onboarding_a_school(pipeline):
         path.write_text(json.dumps(other))
         p = pipeline.ctl("tenant", "put", str(path), check=False)
         assert p.returncode == 1 and "R1" in p.stderr
+        rb.done()
+    finally:
+        school.remove()
+
+
+USER_SCHEMAS = ["urn:ietf:params:scim:schemas:core:2.0:User",
+                "urn:lasync:scim:school:1.0:User"]
+
+
+def portal_staff(portal, tenant: str, user_name: str, email: str) -> str:
+    """A staff profile the portal had before lasync (no externalId)."""
+    return portal.create(tenant, "Users", {
+        "schemas": USER_SCHEMAS, "userName": user_name,
+        "name": {"givenName": "M.", "familyName": "Smit"},
+        "urn:lasync:scim:school:1.0:User": {"kind": "staff"},
+        "emails": [{"value": email, "type": "work"}]})["id"]
+
+
+def test_onboarding_into_an_existing_portal(pipeline):
+    school = School(pipeline, "bestaand")
+    school.doc["state"] = "first_run_pending"
+    school.write()
+    plan = pipeline.dir / "plan.json"
+    rb = Runbook(pipeline, "Onboarding a school into an existing portal (first run)",
+                 **{"<tenant>": "bestaand", "school.json": str(school.file),
+                    "plan.json": str(plan)})
+    start(pipeline)
+    portal, tenant = pipeline.portal, pipeline.portal_tenant("bestaand")
+    try:
+        g3 = portal.create(tenant, "Groups", {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "groep 3"})["id"]
+        old = portal.create(tenant, "Groups", {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Groep 8 vorig jaar"})["id"]
+        anna = portal.create(tenant, "Users", {
+            "schemas": USER_SCHEMAS, "userName": "anna",
+            "name": {"givenName": "Anna", "familyName": "Vries, de"},
+            "emails": [{"value": "ANNA.DEVRIES@example.nl", "type": "home"}]})["id"]
+        rb.run("lasyncctl tenant put school.json")
+        out = rb.run("lasyncctl sync <tenant> --wait 600", check=False).stdout
+        assert "held (stage mapper): first run pending" in out, out
+        assert portal.stats(tenant)["writes"] == 3, "a first_run_pending tenant was written"
+        report = rb.run("lasyncctl first-run plan <tenant> --out plan.json").stdout
+        assert 'link -> "groep 3" (same name)' in report, report
+        groups = {g["name"]: g for g in json.loads(plan.read_text())["groups"]}
+        assert groups["Groep 3"]["portal_id"] == g3
+        out = rb.run("lasyncctl first-run apply <tenant> plan.json --wait 600").stdout
+        assert ": ok (stage applier)" in out, out
+        by_ext = {r.get("externalId"): r for r in portal.groups(tenant) + users(pipeline,
+                                                                                  "bestaand")}
+        assert by_ext["parnassys:jaargroep:7002:3"]["id"] == g3
+        assert by_ext["parnassys:jaargroep:7002:3"]["displayName"] == "Groep 3"
+        assert by_ext["parnassys:guardian:200001"]["id"] == anna
+        out = rb.run("lasyncctl groups orphaned <tenant>").stdout
+        assert old in out and "Groep 8 vorig jaar" in out and g3 not in out, out
+        rb.done()
+    finally:
+        school.remove()
+
+
+def test_working_the_link_queue(pipeline):
+    school = School(pipeline, "wachtrij")
+    start(pipeline)
+    portal, tenant = pipeline.portal, pipeline.portal_tenant("wachtrij")
+    smit = [portal_staff(portal, tenant, n, "m.smit@delinde.example.nl")
+            for n in ("msmit", "msmit2")]
+    rb = Runbook(pipeline, "Working the link queue",
+                 **{"<tenant>": "wachtrij", "<externalId>": "parnassys:staff:300001",
+                    "<portal-id>": smit[1]})
+    try:
+        onboard(pipeline, school)
+        ext = {u.get("externalId") for u in users(pipeline, "wachtrij")}
+        assert "parnassys:staff:300001" not in ext, "a disputed profile was created"
+        out = rb.run("lasyncctl links list <tenant>").stdout
+        assert "parnassys:staff:300001" in out and smit[0] in out and smit[1] in out, out
+        rb.run("lasyncctl links resolve <tenant> <externalId> --link <portal-id>")
+        out = rb.run("lasyncctl sync <tenant> --wait 600").stdout
+        assert ": ok (stage applier)" in out, out
+        linked = {u.get("externalId"): u["id"] for u in users(pipeline, "wachtrij")}
+        assert linked["parnassys:staff:300001"] == smit[1]
+        assert "parnassys:staff:300001" not in rb.run("lasyncctl links list <tenant>").stdout
         rb.done()
     finally:
         school.remove()
@@ -287,6 +370,9 @@ def test_the_august_year_transition(pipeline):
         assert set(groups) - groups_before, "the new year brought no new groups"
         inactive = [u for u in users(pipeline, "jaarwissel") if u.get("active") is False]
         assert inactive, "the groep-8 leavers were not deactivated"
+        listed = rb.run("lasyncctl groups orphaned <tenant>").stdout
+        for x in orphaned:
+            assert groups[x]["id"] in listed, listed
         rb.done()
     finally:
         school.remove()
