@@ -2,11 +2,15 @@
  * lasync_consumer.c - ordered, at-least-once job engine over a librdkafka
  * consumer group (see lasync_consumer.h).
  *
- * State per assigned partition: the head job (running, waiting for its
- * produced messages, or waiting for a retry) and a FIFO backlog of messages
- * already fetched.  Offsets are stored only for the head job, only once it
- * is complete, so stored offsets advance in order and never past unfinished
- * work.  librdkafka's auto-commit commits what was stored.
+ * State per assigned partition: its jobs (running, waiting for their
+ * produced messages, or waiting for a retry) - at most one per message key,
+ * so one tenant's events stay ordered while another tenant's go by - and
+ * the backlog of messages fetched and not yet started, in offset order.  A
+ * message starts when no job and no earlier backlog message has its key,
+ * and fewer than max_concurrent jobs run.  The stored offset is the lowest
+ * offset not yet complete (a job's or a backlog message's), so it advances
+ * in order and never past unfinished work, whatever order jobs end in.
+ * librdkafka's auto-commit commits what was stored.
  *
  * Completion is never handled inside lasync_job_finish() or a delivery
  * callback: finished jobs go on a ready list that lasync_consumer_poll()
@@ -73,17 +77,20 @@ struct job_impl {
 	bool on_ready;
 	struct job_impl *ready_next;
 	bool orphan;			/* abandoned with produces pending */
+	int64_t retry_at;		/* mono ms; while WAITING */
 };
 
 struct part {
 	char *topic;
 	int32_t partition;
-	job_impl *head;
-	rd_kafka_message_t **backlog;
-	size_t n_backlog, cap_backlog, first;
+	job_impl **jobs;		/* started, not complete */
+	size_t n_jobs, cap_jobs;
+	rd_kafka_message_t **backlog;	/* fetched, not started; in order */
+	size_t n_backlog, cap_backlog;
 	bool paused;
 	bool revoking;
-	int64_t retry_at;		/* mono ms; for a WAITING head */
+	int64_t stored;			/* last offset stored, -1 */
+	int64_t done_max;		/* highest offset completed, -1 */
 	int64_t hwm;			/* last known high watermark */
 };
 
@@ -155,6 +162,8 @@ static part *part_add(lasync_consumer *c, const char *topic, int32_t p)
 	pt->topic = lasync_xstrdup(topic);
 	pt->partition = p;
 	pt->hwm = -1;
+	pt->stored = -1;
+	pt->done_max = -1;
 	lasync_grow(&c->parts, &c->cap_parts, c->n_parts + 1);
 	c->parts[c->n_parts++] = pt;
 	return pt;
@@ -162,27 +171,56 @@ static part *part_add(lasync_consumer *c, const char *topic, int32_t p)
 
 static void backlog_push(part *pt, rd_kafka_message_t *m)
 {
-	if (pt->first > 0 && pt->first == pt->n_backlog) {
-		pt->first = pt->n_backlog = 0;
-	}
 	lasync_grow(&pt->backlog, &pt->cap_backlog, pt->n_backlog + 1);
 	pt->backlog[pt->n_backlog++] = m;
 }
 
-static rd_kafka_message_t *backlog_pop(part *pt)
+/* backlog_take - remove and return backlog message i */
+static rd_kafka_message_t *backlog_take(part *pt, size_t i)
 {
-	if (pt->first == pt->n_backlog)
-		return NULL;
-	rd_kafka_message_t *m = pt->backlog[pt->first++];
+	rd_kafka_message_t *m = pt->backlog[i];
 
-	if (pt->first == pt->n_backlog)
-		pt->first = pt->n_backlog = 0;
+	memmove(&pt->backlog[i], &pt->backlog[i + 1],
+		(pt->n_backlog - i - 1) * sizeof(*pt->backlog));
+	pt->n_backlog--;
 	return m;
 }
 
 static size_t backlog_len(const part *pt)
 {
-	return pt->n_backlog - pt->first;
+	return pt->n_backlog;
+}
+
+static bool same_key(const rd_kafka_message_t *a, const char *key,
+		     size_t key_len)
+{
+	return a->key_len == key_len &&
+	       (key_len == 0 || memcmp(a->key, key, key_len) == 0);
+}
+
+/* key_busy - does a job of the partition, or a backlog message before
+ * index upto, have this key? */
+static bool key_busy(const part *pt, const char *key, size_t key_len,
+		     size_t upto)
+{
+	for (size_t i = 0; i < pt->n_jobs; i++)
+		if (pt->jobs[i]->msg != NULL &&
+		    same_key(pt->jobs[i]->msg, key, key_len))
+			return true;
+	for (size_t i = 0; i < upto; i++)
+		if (same_key(pt->backlog[i], key, key_len))
+			return true;
+	return false;
+}
+
+/* part_unlink - take a job off its partition's list */
+static void part_unlink(part *pt, job_impl *j)
+{
+	for (size_t i = 0; i < pt->n_jobs; i++)
+		if (pt->jobs[i] == j) {
+			pt->jobs[i] = pt->jobs[--pt->n_jobs];
+			return;
+		}
 }
 
 static void part_pause(lasync_consumer *c, part *pt, bool pause)
@@ -205,10 +243,8 @@ static void part_pause(lasync_consumer *c, part *pt, bool pause)
  * its next owner consumes it again */
 static void part_drop(lasync_consumer *c, part *pt)
 {
-	rd_kafka_message_t *m;
-
-	while ((m = backlog_pop(pt)) != NULL)
-		rd_kafka_message_destroy(m);
+	for (size_t i = 0; i < pt->n_backlog; i++)
+		rd_kafka_message_destroy(pt->backlog[i]);
 	for (size_t i = 0; i < c->n_parts; i++) {
 		if (c->parts[i] == pt) {
 			c->parts[i] = c->parts[--c->n_parts];
@@ -216,6 +252,7 @@ static void part_drop(lasync_consumer *c, part *pt)
 		}
 	}
 	free(pt->backlog);
+	free(pt->jobs);
 	free(pt->topic);
 	free(pt);
 }
@@ -270,7 +307,8 @@ static void job_start(lasync_consumer *c, part *pt, rd_kafka_message_t *m)
 	j->pub.key[klen] = '\0';
 	j->pub.attempt = 1;
 	j->phase = JOB_RUNNING;
-	pt->head = j;
+	lasync_grow(&pt->jobs, &pt->cap_jobs, pt->n_jobs + 1);
+	pt->jobs[pt->n_jobs++] = j;
 	c->inflight++;
 	c->ops->start(c->ctx, &j->pub);
 }
@@ -294,41 +332,66 @@ static void job_free(lasync_consumer *c, job_impl *j)
 {
 	owed_free(j);
 	ready_remove(c, j);
-	if (j->p != NULL && j->p->head == j)
-		j->p->head = NULL;
+	if (j->p != NULL)
+		part_unlink(j->p, j);
 	c->inflight--;
 	rd_kafka_message_destroy(j->msg);
 	free(j);
 }
 
-/* part_next - start the next backlog message if the partition is idle */
+/* part_next - start every backlog message that may start: its key has
+ * no job and no earlier backlog message, and the partition has room */
 static void part_next(lasync_consumer *c, part *pt)
 {
-	rd_kafka_message_t *m;
+	size_t i = 0;
 
-	if (pt->head != NULL || pt->revoking || c->stopping)
+	if (pt->revoking || c->stopping)
 		return;
-	m = backlog_pop(pt);
+	while (i < pt->n_backlog && pt->n_jobs < c->cfg.max_concurrent) {
+		rd_kafka_message_t *m = pt->backlog[i];
+
+		if (key_busy(pt, m->key, m->key_len, i)) {
+			i++;
+			continue;
+		}
+		job_start(c, pt, backlog_take(pt, i));
+	}
 	if (pt->paused && backlog_len(pt) < c->cfg.max_backlog / 2 + 1)
 		part_pause(c, pt, false);
-	if (m != NULL)
-		job_start(c, pt, m);
 }
 
-static void store_offset(lasync_consumer *c, job_impl *j)
+/* store_offset - store the lowest offset not yet complete: the earliest
+ * job or backlog message, else one past the highest completed */
+static void store_offset(lasync_consumer *c, part *pt)
 {
-	rd_kafka_topic_partition_list_t *l =
-		rd_kafka_topic_partition_list_new(1);
+	int64_t low = pt->done_max >= 0 ? pt->done_max + 1 : -1;
+	bool pending = false;
+	rd_kafka_topic_partition_list_t *l;
 	rd_kafka_resp_err_t e;
 
-	rd_kafka_topic_partition_list_add(l, j->p->topic, j->p->partition)
-		->offset = j->pub.offset + 1;
+	for (size_t i = 0; i < pt->n_jobs; i++)
+		if (!pending || pt->jobs[i]->pub.offset < low) {
+			low = pt->jobs[i]->pub.offset;
+			pending = true;
+		}
+	for (size_t i = 0; i < pt->n_backlog; i++)
+		if (!pending || pt->backlog[i]->offset < low) {
+			low = pt->backlog[i]->offset;
+			pending = true;
+		}
+	if (low <= pt->stored)
+		return;
+	l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, pt->topic, pt->partition)
+		->offset = low;
 	e = rd_kafka_offsets_store(c->rk, l);
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
 		lasync_warn("offset_store_failed",
 			    "topic=%s partition=%d offset=%lld error=%s",
-			    j->p->topic, (int)j->p->partition,
-			    (long long)j->pub.offset, rd_kafka_err2name(e));
+			    pt->topic, (int)pt->partition, (long long)low,
+			    rd_kafka_err2name(e));
+	else
+		pt->stored = low;
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
@@ -421,7 +484,7 @@ static void job_send_dlq(lasync_consumer *c, job_impl *j)
 			     lasync_q(err));
 		j->phase = JOB_WAITING;
 		j->disp = LASYNC_DEAD;
-		j->p->retry_at = lasync_mono_ms() + backoff_ms(c, 3, 0);
+		j->retry_at = lasync_mono_ms() + backoff_ms(c, 3, 0);
 	}
 	free(buf);
 }
@@ -439,7 +502,7 @@ static void job_complete(lasync_consumer *c, job_impl *j)
 			j->produce_failed = false;
 			j->phase = JOB_WAITING;
 			j->disp = LASYNC_DEAD;
-			pt->retry_at = lasync_mono_ms() + backoff_ms(c, 3, 0);
+			j->retry_at = lasync_mono_ms() + backoff_ms(c, 3, 0);
 			return;
 		}
 		lasync_metric_add(m_dlq, 1, pt->topic, j->error_class);
@@ -484,7 +547,7 @@ static void job_complete(lasync_consumer *c, job_impl *j)
 		j->phase = JOB_WAITING;
 		int d = backoff_ms(c, j->pub.attempt, j->retry_after_ms);
 
-		pt->retry_at = lasync_mono_ms() + d;
+		j->retry_at = lasync_mono_ms() + d;
 		lasync_metric_add(m_retries, 1, pt->topic, j->error_class);
 		lasync_warn("job_retry",
 			    "tenant=%s topic=%s partition=%d offset=%lld "
@@ -506,11 +569,13 @@ dead:
 	job_send_dlq(c, j);
 	return;
 out_store:
-	store_offset(c, j);
+	if (j->pub.offset > pt->done_max)
+		pt->done_max = j->pub.offset;
 	if (c->ops->release != NULL)
 		c->ops->release(c->ctx, &j->pub);
 	job_free(c, j);
 	part_next(c, pt);
+	store_offset(c, pt);
 }
 
 /* orphan_settle - the last report of an abandoned job frees it */
@@ -659,7 +724,7 @@ lasync_consumer *lasync_job_consumer(lasync_job *job)
 	return ((job_impl *)job)->c;
 }
 
-/* job_abandon - drop the head job of a partition without storing its
+/* job_abandon - drop a job of a partition without storing its
  * offset.  Messages it produced may still be acknowledged later; their
  * callbacks must find the job alive, so a job with pending produces is
  * kept until they settle (it is detached from its partition). */
@@ -673,8 +738,7 @@ static void job_abandon(lasync_consumer *c, job_impl *j)
 		    j->pub.key, j->pub.topic, (int)j->pub.partition,
 		    (long long)j->pub.offset);
 	ready_remove(c, j);
-	if (j->p->head == j)
-		j->p->head = NULL;
+	part_unlink(j->p, j);
 	c->inflight--;
 	if (j->pending > 0) {
 		/* Its delivery reports still reference it: the last one
@@ -705,16 +769,23 @@ static void run_ready(lasync_consumer *c)
 	}
 }
 
+static void due(lasync_consumer *c, part *pt, job_impl *j, int64_t now);
+
 static void run_due(lasync_consumer *c)
 {
 	int64_t now = lasync_mono_ms();
 
-	for (size_t i = 0; i < c->n_parts; i++) {
-		part *pt = c->parts[i];
-		job_impl *j = pt->head;
+	for (size_t i = 0; i < c->n_parts; i++)
+		for (size_t k = 0; k < c->parts[i]->n_jobs; k++)
+			due(c, c->parts[i], c->parts[i]->jobs[k], now);
+}
 
-		if (j == NULL || j->phase != JOB_WAITING || pt->retry_at > now)
-			continue;
+/* due - restart a waiting job whose time has come */
+static void due(lasync_consumer *c, part *pt, job_impl *j, int64_t now)
+{
+	{
+		if (j->phase != JOB_WAITING || j->retry_at > now)
+			return;
 		if (j->disp == LASYNC_DEAD) {
 			j->phase = JOB_DLQ;
 			if (j->hook_failed) {
@@ -730,10 +801,10 @@ static void run_due(lasync_consumer *c)
 				job_send_dlq(c, j);
 			else if (j->pending == 0)
 				ready_push(c, j);
-			continue;
+			return;
 		}
 		if (c->stopping || pt->revoking)
-			continue;
+			return;
 		j->pub.attempt++;
 		j->phase = JOB_RUNNING;
 		j->produce_failed = false;
@@ -750,14 +821,12 @@ static void drain_parts(lasync_consumer *c, part **pts, size_t n)
 	for (;;) {
 		bool busy = false;
 
-		for (size_t i = 0; i < n; i++) {
-			job_impl *j = pts[i]->head;
-
-			/* A job waiting for its retry is not worth waiting
-			 * for: the next owner retries it. */
-			if (j != NULL && j->phase != JOB_WAITING)
-				busy = true;
-		}
+		/* A job waiting for its retry is not worth waiting for:
+		 * the next owner retries it. */
+		for (size_t i = 0; i < n; i++)
+			for (size_t k = 0; k < pts[i]->n_jobs; k++)
+				if (pts[i]->jobs[k]->phase != JOB_WAITING)
+					busy = true;
 		if (!busy || lasync_mono_ms() >= deadline)
 			break;
 		if (c->drive != NULL)
@@ -766,8 +835,8 @@ static void drain_parts(lasync_consumer *c, part **pts, size_t n)
 		run_ready(c);
 	}
 	for (size_t i = 0; i < n; i++)
-		if (pts[i]->head != NULL)
-			job_abandon(c, pts[i]->head);
+		while (pts[i]->n_jobs > 0)
+			job_abandon(c, pts[i]->jobs[pts[i]->n_jobs - 1]);
 }
 
 /* --- rebalancing ----------------------------------------------------- */
@@ -809,8 +878,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			drain_parts(c, pts, n);
 		else
 			for (size_t i = 0; i < n; i++)
-				if (pts[i]->head != NULL)
-					job_abandon(c, pts[i]->head);
+				while (pts[i]->n_jobs > 0)
+					job_abandon(c,
+						    pts[i]->jobs[pts[i]->n_jobs -
+								 1]);
 		/* Commit what the drained jobs stored before letting go.  Not
 		 * when closing: lasync_consumer_close() has committed already
 		 * and nothing was stored since, and a synchronous commit in
@@ -853,6 +924,8 @@ lasync_consumer *lasync_consumer_new(const lasync_consumer_cfg *cfg,
 		c->cfg.max_attempts = 1;
 	if (c->cfg.max_backlog == 0)
 		c->cfg.max_backlog = 16;
+	if (c->cfg.max_concurrent == 0)
+		c->cfg.max_concurrent = 1;
 	c->stage = lasync_xstrdup(cfg->stage);
 	c->prod = producer;
 	c->ops = ops;
@@ -997,18 +1070,19 @@ int lasync_consumer_next_ms(lasync_consumer *c)
 
 	if (c->ready_head != NULL)
 		return 0;
-	for (size_t i = 0; i < c->n_parts; i++) {
-		job_impl *j = c->parts[i]->head;
+	for (size_t i = 0; i < c->n_parts; i++)
+		for (size_t k = 0; k < c->parts[i]->n_jobs; k++) {
+			job_impl *j = c->parts[i]->jobs[k];
 
-		if (j == NULL || j->phase != JOB_WAITING)
-			continue;
-		int64_t d = c->parts[i]->retry_at - now;
+			if (j->phase != JOB_WAITING)
+				continue;
+			int64_t d = j->retry_at - now;
 
-		if (d < 0)
-			d = 0;
-		if (best < 0 || d < best)
-			best = d;
-	}
+			if (d < 0)
+				d = 0;
+			if (best < 0 || d < best)
+				best = d;
+		}
 	return best > 1000000 ? 1000000 : (int)best;
 }
 
@@ -1047,8 +1121,7 @@ int64_t lasync_consumer_lag(lasync_consumer *c)
 		int64_t behind = pos >= 0 ? hi - pos : hi - lo;
 
 		if (pt != NULL)
-			behind += (int64_t)backlog_len(pt) +
-				  (pt->head != NULL ? 1 : 0);
+			behind += (int64_t)(backlog_len(pt) + pt->n_jobs);
 		if (behind > 0)
 			lag += behind;
 	}

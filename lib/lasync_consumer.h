@@ -1,9 +1,12 @@
 /*
  * lasync_consumer.h - the consume side of DESIGN §2, shared by every daemon.
  *
- * Each consumed message becomes a job.  Within a partition jobs run one at a
- * time in offset order (so one tenant's events stay ordered); different
- * partitions run concurrently.  A job ends with one disposition:
+ * Each consumed message becomes a job.  Jobs of one key (tenant) run one at
+ * a time in offset order, so one tenant's events stay ordered; jobs of
+ * different keys run side by side, up to max_concurrent per partition, so
+ * a tenant whose portal is failing (its job waiting for a retry) never
+ * delays another tenant on the same partition.  A job ends with one
+ * disposition:
  *
  *   DONE   its effects are done; the offset is stored once every message the
  *          job produced (lasync_job_produce) is acknowledged by the broker.
@@ -79,6 +82,8 @@ typedef struct lasync_consumer_cfg {
 	int backoff_base_ms;
 	int backoff_max_ms;
 	size_t max_backlog;		/* fetched messages per partition */
+	unsigned max_concurrent;	/* jobs at once per partition (one per
+					 * key); 0 = 1: strictly one at a time */
 	int drain_ms;			/* in-flight grace on revoke/close */
 } lasync_consumer_cfg;
 

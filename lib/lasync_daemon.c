@@ -32,6 +32,7 @@ struct lasync_daemon {
 	char *log_level, *group_suffix;
 	long http_port, max_attempts, backoff_base_ms, backoff_max_ms;
 	long drain_ms, partitions, redis_timeout_ms, max_backlog;
+	long jobs_per_partition;
 	long tenants_timeout_ms;
 	/* wiring */
 	char client_id[128];
@@ -310,6 +311,7 @@ static int setup(lasync_daemon *d, char *err, size_t errlen)
 		.backoff_base_ms = (int)d->backoff_base_ms,
 		.backoff_max_ms = (int)d->backoff_max_ms,
 		.max_backlog = (size_t)d->max_backlog,
+		.max_concurrent = (unsigned)d->jobs_per_partition,
 		.drain_ms = (int)d->drain_ms,
 	};
 	d->consumer = lasync_consumer_new(&cc, d->prod, &d->svc->ops, d->ctx,
@@ -399,6 +401,10 @@ int lasync_daemon_main(const lasync_service *svc, void *ctx, int argc,
 		{"max-backlog", LASYNC_PARAM_INT, "16",
 		 "fetched messages per partition before pausing it",
 		 &d.max_backlog, 1, 100000, false, false, NULL},
+		{"jobs-per-partition", LASYNC_PARAM_INT, "8",
+		 "jobs at once per partition, one per tenant (1: strictly "
+		 "in offset order)",
+		 &d.jobs_per_partition, 1, 1000, false, false, NULL},
 		{"tenants-timeout-ms", LASYNC_PARAM_INT, "30000",
 		 "time to read the tenants topic at start",
 		 &d.tenants_timeout_ms, 100, 600000, false, false, NULL},

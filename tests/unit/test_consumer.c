@@ -381,8 +381,9 @@ static harness *setup_harness(const char *name, int parts, bool slow_out)
 	return h;
 }
 
-/* produce_input - n messages with keys "tenant-<i>" to partition part */
-static void produce_input(harness *h, int part, int n)
+/* produce_input - n messages with keys "tenant-<i>" to partition part;
+ * with keys > 0 the keys repeat: "tenant-<i mod keys>" */
+static void produce_input(harness *h, int part, int n, int keys)
 {
 	char err[256];
 	rd_kafka_conf_t *conf = lasync_kafka_conf(h->bootstraps, "test-input",
@@ -395,7 +396,7 @@ static void produce_input(harness *h, int part, int n)
 	for (int i = 0; i < n; i++) {
 		char key[32], val[32];
 
-		snprintf(key, sizeof(key), "tenant-%d", i);
+		snprintf(key, sizeof(key), "tenant-%d", keys > 0 ? i % keys : i);
 		snprintf(val, sizeof(val), "payload-%d-%d", part, i);
 		assert_int_equal(rd_kafka_producev(
 					 rk, RD_KAFKA_V_TOPIC(h->topic),
@@ -584,6 +585,8 @@ typedef struct scenario {
 	int dead_produce;
 	int slow_out_ms;		/* > 0: .out on broker 2, which the
 					 * test may make this slow */
+	unsigned max_concurrent;	/* per partition; 0: one at a time */
+	int keys;			/* > 0: keys repeat (produce_input) */
 } scenario;
 
 enum {
@@ -602,6 +605,7 @@ enum {
 	SC_REBALANCE,
 	SC_UNPOLLED,
 	SC_DEADFAIL,
+	SC_LANES,
 	SC_N
 };
 
@@ -611,6 +615,7 @@ static void behave_retry_twice(harness *h, lasync_job *job);
 static void behave_retry_300(harness *h, lasync_job *job);
 static void behave_always_retry_0(harness *h, lasync_job *job);
 static void behave_dead_0(harness *h, lasync_job *job);
+static void behave_lanes(harness *h, lasync_job *job);
 
 static const scenario scenarios[SC_N] = {
 	[SC_ORDER] = {"order", 2, 4, behave_hold, 300, 16, 0, 0, 0},
@@ -631,6 +636,7 @@ static const scenario scenarios[SC_N] = {
 	[SC_REBALANCE] = {"rebalance", 2, 6, behave_hold, 300, 16, 0, 0, 0},
 	[SC_UNPOLLED] = {"unpolled", 1, 2, behave_done, 300, 16, 0, 0, 0},
 	[SC_DEADFAIL] = {"deadfail", 1, 2, behave_dead_0, 300, 16, 0, 1, 1},
+	[SC_LANES] = {"lanes", 1, 6, behave_lanes, 300, 16, 0, 0, 0, 8, 2},
 };
 
 static harness *H[SC_N];
@@ -654,10 +660,11 @@ static int group_setup(void **state)
 		h->behave = sc->behave;
 		h->cfg.drain_ms = sc->drain_ms;
 		h->cfg.max_backlog = sc->max_backlog;
+		h->cfg.max_concurrent = sc->max_concurrent;
 		h->acked_fail_left = sc->acked_fail_left;
 		h->dead_produce = sc->dead_produce;
 		for (int p = 0; p < sc->parts; p++)
-			produce_input(h, p, sc->msgs);
+			produce_input(h, p, sc->msgs, sc->keys);
 		start_consumer(h);
 		H[i] = h;
 	}
@@ -1479,6 +1486,62 @@ static void test_rebalance_moves_partition(void **state)
 	done_with(SC_REBALANCE);
 }
 
+/* ---------- tenants side by side ---------- */
+
+/* offsets 0, 2, 4 are tenant-0's, 1, 3, 5 tenant-1's; tenant-0's first
+ * job fails once and waits 800 ms for its retry */
+static void behave_lanes(harness *h, lasync_job *job)
+{
+	if (job->offset == 0 && job->attempt == 1)
+		finish(h, job, LASYNC_RETRY, 800, "portal_5xx", "portal down");
+	else
+		finish(h, job, LASYNC_DONE, 0, NULL, NULL);
+}
+
+static bool tenant1_done(harness *h)
+{
+	return find_log(h, "finish 0:5 DONE") >= 0;
+}
+
+static bool lanes_done(harness *h)
+{
+	return find_log(h, "finish 0:4 DONE") >= 0;
+}
+
+/* a tenant waiting for its retry delays no other tenant on its partition;
+ * its own later events wait for it, in order; the committed offset never
+ * passes its unfinished job */
+static void test_other_tenants_pass_a_waiting_one(void **state)
+{
+	harness *h = H[SC_LANES];
+	int64_t got;
+
+	(void)state;
+	WAIT(h, tenant1_done, "tenant-1's three jobs");
+	if (find_log(h, "start 0:0#2") >= 0 || find_log(h, "start 0:2#1") >= 0) {
+		print_error("tenant-1 was held up by tenant-0, or tenant-0 ran "
+			    "out of order; log:\n%s\n",
+			    dump_log(h));
+		fail();
+	}
+	run_for(h, 1200); /* auto-commit runs every second */
+	got = committed(h, 0);
+	if (find_log(h, "finish 0:0 DONE") < 0 && got > 0) {
+		print_error("committed %lld while offset 0 waits\n",
+			    (long long)got);
+		fail();
+	}
+	WAIT(h, lanes_done, "tenant-0's three jobs");
+	assert_true(find_log(h, "finish 0:0 DONE") < find_log(h, "start 0:2#1"));
+	assert_true(find_log(h, "finish 0:2 DONE") < find_log(h, "start 0:4#1"));
+	assert_true(find_log(h, "finish 0:1 DONE") < find_log(h, "start 0:3#1"));
+	assert_true(h->max_running_part <= 2);
+	assert_int_equal(count_prefix(h, "start "), 7);
+	close_consumer(h);
+	expect_committed(h, 0, 6);
+	done_with(SC_LANES);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1497,6 +1560,7 @@ int main(void)
 		cmocka_unit_test(test_rebalance_moves_partition),
 		cmocka_unit_test(test_close_before_first_poll),
 		cmocka_unit_test(test_dead_hook_failure_one_dead_letter),
+		cmocka_unit_test(test_other_tenants_pass_a_waiting_one),
 	};
 
 	lasync_log_init("test_consumer", getenv("TEST_DEBUG") != NULL
