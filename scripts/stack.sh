@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # stack.sh - start, stop and inspect lasync's development stack.
 #
-# Usage: scripts/stack.sh COMMAND [--instance demo|test] [--reset]
+# Usage: scripts/stack.sh COMMAND [--instance demo|test|bench] [--reset]
 #                         [--timeout SECONDS] [COMPONENT...]
 #
 # Commands
@@ -21,6 +21,10 @@
 #   instance  kafka (controller)  redis  portal  lassim (https)  smtp
 #   demo      19092 (19093)       19379  19080   19081 (19443)   19025
 #   test      29092 (29093)       29379  29080   29081 (29443)   29025
+#   bench     39092 (39093)       39379  39080   39081 (39443)   39025
+#
+# The bench instance is bench/run.sh's own, so benchmarks never disturb a
+# demo or a test run.
 #
 # The instance defaults to $LASYNC_STACK_INSTANCE, else demo. Every process
 # runs in the background in its own session, logs to files in the state
@@ -63,7 +67,7 @@ die() {
 }
 usage_error() {
 	echo "$PROG: $*" >&2
-	echo "usage: stack.sh start|stop|restart|wait|status|env|reset [--instance demo|test] [--reset] [--timeout S] [component...]" >&2
+	echo "usage: stack.sh start|stop|restart|wait|status|env|reset [--instance demo|test|bench] [--reset] [--timeout S] [component...]" >&2
 	exit 2
 }
 say() { echo "$PROG: $*" >&2; }
@@ -76,7 +80,8 @@ set_instance() {
 	case "$1" in
 	demo) digit=1 ;;
 	test) digit=2 ;;
-	*) usage_error "unknown instance '$1' (demo or test)" ;;
+	bench) digit=3 ;;
+	*) usage_error "unknown instance '$1' (demo, test or bench)" ;;
 	esac
 	INSTANCE=$1
 	STATE="$LOCAL/stack/$INSTANCE"
@@ -150,7 +155,7 @@ check_ports() {
 	shift
 	for port in "$@"; do
 		if port_in_use "$port"; then
-			die "$name: port $port is already in use by a process that stack.sh did not start for instance '$INSTANCE'; stop it (ss -ltnp 'sport = :$port' shows it) or use the other instance"
+			die "$name: port $port is already in use by a process that stack.sh did not start for instance '$INSTANCE'; stop it (ss -ltnp 'sport = :$port' shows it) or use another instance"
 		fi
 	done
 }
