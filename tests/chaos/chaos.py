@@ -4,16 +4,30 @@ portal holds exactly its school with nothing duplicated."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
+import uuid
 
 from harness import wait_until
+from test_e2e_notifier import mails, message_id, sign, stack_maildir
 from verify import portal_matches_las
 
 SCHOOLS = 3
-STUDENTS = 300
+# Big enough that every fault lands in the middle of the syncs (about 2,000
+# users in all); LASYNC_CHAOS_STUDENTS changes it for a longer run.
+STUDENTS = int(os.environ.get("LASYNC_CHAOS_STUDENTS", "300"))
+# Parent suggestions posted to each school's webhook during the fault: each
+# must end as exactly one e-mail.
+SUGGESTIONS = 3
+SECRET = "whsec-chaos-" + uuid.uuid4().hex
+SENDER_DOMAIN = "lasync.invalid"  # the notifier's default --smtp-from
 
 
 def say(msg: str):
@@ -41,12 +55,58 @@ class Run:
             key = f"chaos-{i}"
             self.dirs.append(pipeline.las.generate("parnassys", b, STUDENTS, seed=100 + i, key=key))
             t = f"school{i}"
-            pipeline.tenant(t, brin=b, key=key)
+            pipeline.tenant(t, brin=b, key=key, webhook_secret=SECRET,
+                            manager_emails=[f"ict+{pipeline.prefix}@{t}.example.nl"])
             self.tenants.append(t)
         pipeline.start(extra=extra)
         self.syncs = []
+        self.sids: list[tuple[str, str]] = []
+        self.poster: threading.Thread | None = None
+        self.post_error: str | None = None
+
+    def _post_all(self):
+        """Post each school's suggestions, retrying each until the webhook
+        accepts it (202), as a portal does while the notifier is down."""
+        try:
+            for i in range(SUGGESTIONS):
+                for t in self.tenants:
+                    sid = f"chaos-{t}-{i}-{uuid.uuid4().hex[:8]}"
+                    body = json.dumps({
+                        "suggestionId": sid,
+                        "parent": {"id": "p-" + sid, "externalId": f"parnassys:guardian:{i}"},
+                        "children": [{"id": "c-1", "externalId": None,
+                                      "displayName": "Kind"}],
+                        "changes": [{"field": "phoneMobile", "old": "06-00000000",
+                                     "new": f"06-1111000{i}"}],
+                        "submittedAt": "2026-11-29T08:20:55Z"}).encode()
+                    self._post_until_accepted(t, body)
+                    self.sids.append((t, sid))
+                time.sleep(0.5)
+        except Exception as e:  # reported by finish()
+            self.post_error = repr(e)
+
+    def _post_until_accepted(self, tenant: str, body: bytes, timeout: float = 180):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            port = self.p.daemons["notifier"].webhook_port
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{port}/v1/tenants/{tenant}/suggestions", data=body,
+                method="POST", headers={"Content-Type": "application/json",
+                                        "X-Lasync-Signature": sign(body, SECRET)})
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    if r.status == 202:
+                        return
+                    last = r.status
+            except (urllib.error.URLError, OSError) as e:
+                last = e
+            time.sleep(0.5)
+        raise AssertionError(f"webhook of {tenant} never accepted a suggestion: {last}")
 
     def start_syncs(self):
+        self.poster = threading.Thread(target=self._post_all, daemon=True)
+        self.poster.start()
         envp = dict(self.p.env)
         envp.update(self.p.secrets)
         for t in self.tenants:
@@ -84,6 +144,9 @@ class Run:
     def finish(self, timeout: float = 900):
         """Wait for the requested syncs; a sync the fault made fail is run
         again (that is what an operator or the next schedule does)."""
+        if self.poster is not None:
+            self.poster.join(timeout)
+            assert self.post_error is None, self.post_error
         for t, proc in zip(self.tenants, self.syncs):
             out, _ = proc.communicate(timeout=timeout)
             if ": ok (stage applier)" not in out:
@@ -96,6 +159,17 @@ class Run:
     def verify(self):
         for t in self.tenants:
             say("verified " + portal_matches_las(self.p, t))
+        if not self.sids:
+            return
+        maildir = stack_maildir()
+        mids = [message_id(t, "suggestion", sid, SENDER_DOMAIN) for t, sid in self.sids]
+        wait_until(lambda: all(mails(maildir, m) for m in mids), 180,
+                   f"an e-mail for each of the {len(mids)} suggestions")
+        time.sleep(2)  # a duplicate would be on its way by now
+        counts = [len(mails(maildir, m)) for m in mids]
+        assert counts == [1] * len(mids), list(zip(self.sids, counts))
+        say(f"verified {len(mids)} parent suggestions posted during the fault: "
+            f"each e-mailed exactly once")
 
     def cleanup(self):
         for d in self.dirs:
