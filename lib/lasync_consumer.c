@@ -1140,7 +1140,16 @@ void lasync_consumer_close(lasync_consumer *c)
 	lasync_info("consumer_closing", "group=%s inflight=%zu",
 		    c->cfg.group_id, c->inflight);
 	drain_parts(c, c->parts, c->n_parts);
-	rd_kafka_commit(c->rk, NULL, 0);
+	/* A commit that meets a rebalance another member started fails: what
+	 * was done since the last auto-commit is then redone by the next
+	 * owner (at-least-once; effects are idempotent).  Say so. */
+	rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, NULL, 0);
+
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+		lasync_warn("final_commit_failed",
+			    "group=%s error=%s (the next owner redoes the "
+			    "uncommitted work)",
+			    c->cfg.group_id, rd_kafka_err2name(e));
 	/* Leaves the group; the final revoke finds no in-flight work. */
 	rd_kafka_consumer_close(c->rk);
 	while (c->n_parts > 0)

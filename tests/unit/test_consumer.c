@@ -29,8 +29,8 @@
  *    commit meets the rebalance the first one started and fails
  *    (REBALANCE_IN_PROGRESS / ILLEGAL_GENERATION), so what it did since
  *    the last auto-commit is redone by the next owner.  That is
- *    at-least-once, but lasync_consumer_close() does not retry or even
- *    report the failed commit; the rebalance test closes in order.
+ *    at-least-once; lasync_consumer_close() logs final_commit_failed and
+ *    does not retry; the rebalance test closes in order.
  *
  * TEST_FILTER=<test name> runs one test; TEST_DEBUG=debug=cgrp,... turns
  * on librdkafka debugging and debug logs.
