@@ -8,7 +8,9 @@
  * already emitted is applied), and stores the desired state as the new
  * expected state.  Attribute values are canonical JSON (lasync_attr.h).
  *
- * Ownership: a state owns its resources; a resource owns its strings.
+ * Ownership: a state owns its resources and every string in them (one
+ * pool per state, released by lasync_state_free; pointers into a state
+ * are valid as long as the state).
  * Building: lasync_state_resource() returns the resource for a type and
  * externalId, creating it on first use; lasync_state_set() and
  * lasync_state_member() fill it.  lasync_state_finish() sorts everything so
@@ -66,10 +68,35 @@ lasync_sres *lasync_state_resource(lasync_state *st, lasync_res_type type,
 void lasync_state_set(lasync_sres *r, const char *path, const char *json);
 
 /* lasync_state_set_string / _bool / _json - convenience setters that build
- * the canonical JSON themselves; _json takes ownership of value */
+ * the canonical JSON themselves (byte for byte what lasync_json_canon
+ * writes); _json takes ownership of value */
 void lasync_state_set_string(lasync_sres *r, const char *path, const char *s);
 void lasync_state_set_bool(lasync_sres *r, const char *path, bool b);
 void lasync_state_set_json(lasync_sres *r, const char *path, json_t *value);
+
+/* Canonical JSON text composed by hand, for values built on every sync
+ * (jansson's object building and dumping was most of the mapper's rules
+ * time).  The text must be byte for byte what lasync_json_canon writes for
+ * the same value: compact, keys in byte order, jansson's escapes.  A
+ * lasync_state_text starts zeroed; free its s when done. */
+typedef struct lasync_state_text {
+	char *s;
+	size_t len, cap;
+} lasync_state_text;
+
+/* lasync_state_text_raw - append s verbatim (JSON punctuation, keys) */
+void lasync_state_text_raw(lasync_state_text *t, const char *s);
+
+/* lasync_state_text_string - append the canonical JSON text of the string
+ * s; false, with nothing appended, when s is not valid UTF-8 (jansson
+ * refuses such a string, and the value it belongs to then goes without
+ * it) */
+bool lasync_state_text_string(lasync_state_text *t, const char *s);
+
+/* lasync_state_copy - append a copy of r (attributes and members) to st,
+ * which must not hold (r->type, r->external_id) yet; copying a finished
+ * state's resources in their order keeps st sorted without a sort */
+lasync_sres *lasync_state_copy(lasync_state *st, const lasync_sres *r);
 
 /* lasync_state_member - add a LAS member to a group (deduplicated at
  * finish) */

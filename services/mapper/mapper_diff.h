@@ -35,9 +35,12 @@ enum {
 	MAPPER_STAGE_LEAVERS = 5,
 };
 
+typedef struct lasync_arena lasync_arena;
+
 typedef struct mapper_ops {
 	Lasync__V1__Operation **ops;	/* owned; free with mapper_ops_free */
 	size_t n, cap;
+	lasync_arena *arena;		/* the operations and their strings */
 	Lasync__V1__ChangeCounts counts;
 	size_t deactivations;		/* users this change set deactivates */
 } mapper_ops;
