@@ -70,6 +70,8 @@ typedef struct rules {
 	mapper_rules_stats *stats;
 	stu_info *info;		/* parallel to s->students */
 	group_map *gmap;	/* parallel to s->groups */
+	lasync_state_text id;	/* scratch of user_id() */
+	lasync_state_text val;	/* scratch for composed values */
 } rules;
 
 /* ---------- dates ---------- */
@@ -214,27 +216,45 @@ static int str_qcmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* years_json - a sorted, de-duplicated JSON array of year strings */
-static json_t *years_json(const char **ys, size_t n)
+/* years_json - a sorted, de-duplicated JSON array of year strings, as
+ * canonical text in r->val (valid until its next use) */
+static const char *years_json(rules *r, const char **ys, size_t n)
 {
-	json_t *arr = json_array();
+	bool first = true;
 
 	if (n > 1)
 		qsort(ys, n, sizeof(*ys), year_qcmp);
+	r->val.len = 0;
+	lasync_state_text_raw(&r->val, "[");
 	for (size_t i = 0; i < n; i++) {
 		if (ys[i] == NULL)
 			continue;
 		if (i > 0 && ys[i - 1] != NULL && strcmp(ys[i - 1], ys[i]) == 0)
 			continue;
-		json_array_append_new(arr, json_string(ys[i]));
+		size_t mark = r->val.len;
+
+		if (!first)
+			lasync_state_text_raw(&r->val, ",");
+		if (lasync_state_text_string(&r->val, ys[i]))
+			first = false;
+		else
+			r->val.len = mark;	/* jansson would drop it */
 	}
-	return arr;
+	lasync_state_text_raw(&r->val, "]");
+	return r->val.s;
 }
 
-/* user_id - "<vendor>:<kind>:<las id>", caller frees */
-static char *user_id(const rules *r, const char *kind, const char *las_id)
+/* user_id - "<vendor>:<kind>:<las id>" in r->id (valid until the next
+ * call) */
+static const char *user_id(rules *r, const char *kind, const char *las_id)
 {
-	return lasync_xasprintf("%s:%s:%s", r->vendor, kind, las_id);
+	r->id.len = 0;
+	lasync_state_text_raw(&r->id, r->vendor);
+	lasync_state_text_raw(&r->id, ":");
+	lasync_state_text_raw(&r->id, kind);
+	lasync_state_text_raw(&r->id, ":");
+	lasync_state_text_raw(&r->id, las_id);
+	return r->id.s;
 }
 
 /* join3 - "a b c" of the parts that are there; NULL when none is */
@@ -287,21 +307,27 @@ static void set_person(lasync_sres *res, const char *kind, const char *roep,
 	free(display);
 }
 
-/* typed_value - {"type": type, "value": v} */
-static json_t *typed_value(const char *type, const char *v)
+/* set_typed - path = {"type": type, "value": v} (type is plain ASCII) */
+static void set_typed(rules *r, lasync_sres *u, const char *path,
+		      const char *type, const char *v)
 {
-	json_t *o = json_object();
+	r->val.len = 0;
+	lasync_state_text_raw(&r->val, "{\"type\":");
+	lasync_state_text_string(&r->val, type);
+	size_t mark = r->val.len;
 
-	json_object_set_new(o, "type", json_string(type));
-	json_object_set_new(o, "value", json_string(v));
-	return o;
+	lasync_state_text_raw(&r->val, ",\"value\":");
+	if (!lasync_state_text_string(&r->val, v))
+		r->val.len = mark;
+	lasync_state_text_raw(&r->val, "}");
+	lasync_state_set(u, path, r->val.s);
 }
 
 /* ---------- groups ---------- */
 
 /* group_res - a group resource with the attributes every group has */
 static lasync_sres *group_res(rules *r, const char *ext, const char *name,
-			      const char *kind, json_t *years, bool primary)
+			      const char *kind, const char *years, bool primary)
 {
 	lasync_sres *g = lasync_state_resource(r->out, LASYNC_RES_GROUP, ext);
 
@@ -309,7 +335,7 @@ static lasync_sres *group_res(rules *r, const char *ext, const char *name,
 		r->stats->groups++;
 	lasync_state_set_string(g, LASYNC_G_DISPLAY, name);
 	lasync_state_set_string(g, LASYNC_G_KIND, kind);
-	lasync_state_set_json(g, LASYNC_G_YEARS, years);
+	lasync_state_set(g, LASYNC_G_YEARS, years);
 	lasync_state_set_bool(g, LASYNC_G_PRIMARY, primary);
 	lasync_state_set_bool(g, LASYNC_G_ORPHANED, false);
 	lasync_state_set_bool(g, LASYNC_G_PARENTS_SEE_ALL, false);
@@ -328,10 +354,7 @@ static void gmap_add(rules *r, const lasync_lgroup *g, const char *ext)
 /* member_student - add a student to a group by externalId */
 static void member_student(rules *r, lasync_sres *g, const lasync_student *st)
 {
-	char *id = user_id(r, "student", st->id);
-
-	lasync_state_member(g, id, LASYNC_RES_USER);
-	free(id);
+	lasync_state_member(g, user_id(r, "student", st->id), LASYNC_RES_USER);
 }
 
 /* tuple_cmp - (group id, year, student id) order */
@@ -358,7 +381,7 @@ static void map_subgroup(rules *r, const tuple *t, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		ys[i] = r->info[t[i].st - r->s->students].year;
-	res = group_res(r, ext, g->name, "samengesteld", years_json(ys, n),
+	res = group_res(r, ext, g->name, "samengesteld", years_json(r, ys, n),
 			r->set->composite_groups_leading);
 	for (size_t i = 0; i < n; i++)
 		member_student(r, res, t[i].st);
@@ -393,7 +416,7 @@ static void map_class(rules *r, const tuple *t, size_t n)
 						     g->id, ys[0]);
 			const char *one[1] = {ys[0]};
 			lasync_sres *res = group_res(r, ext, g->name, "jaargroep",
-						     years_json(one, 1), true);
+						     years_json(r, one, 1), true);
 
 			for (i = 0; i < n; i++)
 				if (t[i].year != NULL)
@@ -411,7 +434,7 @@ static void map_class(rules *r, const tuple *t, size_t n)
 		    strcmp(g->year_code, "C") != 0)
 			ys[ny++] = g->year_code;
 		lasync_sres *res = group_res(r, ext, g->name, "jaargroep",
-					     years_json(ys, ny), true);
+					     years_json(r, ys, ny), true);
 
 		for (i = 0; i < n; i++)
 			member_student(r, res, t[i].st);
@@ -434,7 +457,7 @@ static void map_class(rules *r, const tuple *t, size_t n)
 						      t[i].year, g->name);
 			const char *one[1] = {t[i].year};
 			lasync_sres *res = group_res(r, ext, name, "jaargroep",
-						     years_json(one, 1),
+						     years_json(r, one, 1),
 						     !leading);
 
 			for (j = i; j < n && t[j].year != NULL &&
@@ -446,7 +469,7 @@ static void map_class(rules *r, const tuple *t, size_t n)
 			free(ext);
 		}
 		comp = group_res(r, cext, g->name, "samengesteld",
-				 years_json(ys, n_years), leading);
+				 years_json(r, ys, n_years), leading);
 		for (i = 0; i < r->gmap[g - r->s->groups].n; i++)
 			lasync_state_member(comp,
 					    r->gmap[g - r->s->groups].ids[i],
@@ -514,7 +537,7 @@ static void map_instroom(rules *r)
 			continue;
 		if (g == NULL)
 			g = group_res(r, INSTROOM_ID, INSTROOM_NAME, "instroom",
-				      json_array(), true);
+				      "[]", true);
 		member_student(r, g, &r->s->students[i]);
 	}
 }
@@ -619,13 +642,12 @@ static void map_students(rules *r)
 	for (size_t i = 0; i < r->s->n_students; i++) {
 		const lasync_student *st = &r->s->students[i];
 		const stu_info *inf = &r->info[i];
-		char *id;
 		lasync_sres *u;
 
 		if (!inf->imported)
 			continue;
-		id = user_id(r, "student", st->id);
-		u = lasync_state_resource(r->out, LASYNC_RES_USER, id);
+		u = lasync_state_resource(r->out, LASYNC_RES_USER,
+					  user_id(r, "student", st->id));
 		set_person(u, "student", st->roepnaam, st->roepnaam,
 			   st->tussenvoegsel, st->achternaam);
 		set_opt_string(u, LASYNC_A_BIRTH, st->birth_date);
@@ -634,7 +656,6 @@ static void map_students(rules *r)
 		lasync_state_set_bool(u, LASYNC_A_PRESCHOOL, inf->instroom);
 		/* R8: no phoneNumbers, no addresses - never set */
 		r->stats->students++;
-		free(id);
 	}
 }
 
@@ -652,11 +673,14 @@ static const char *kept_phone(rules *r, const lasync_phone *p)
 	return p->number;
 }
 
-/* set_address - addresses[type eq "home"] (R6, R10) */
+/* set_address - addresses[type eq "home"] (R6, R10): {locality,
+ * postalCode, streetAddress, type} in canonical (key) order */
 static void set_address(rules *r, lasync_sres *u, const lasync_address *a)
 {
+	const char *keys[3] = {"locality", "postalCode", "streetAddress"};
+	const char *vals[3];
 	char *street;
-	json_t *o;
+	size_t n = 0;
 
 	if (!a->present)
 		return;
@@ -665,63 +689,82 @@ static void set_address(rules *r, lasync_sres *u, const lasync_address *a)
 		return;
 	}
 	street = join3(a->street, a->number, a->addition);
-	o = json_object();
-	if (street != NULL)
-		json_object_set_new(o, "streetAddress", json_string(street));
-	if (a->postcode != NULL)
-		json_object_set_new(o, "postalCode", json_string(a->postcode));
-	if (a->city != NULL)
-		json_object_set_new(o, "locality", json_string(a->city));
-	free(street);
-	if (json_object_size(o) == 0) {
-		json_decref(o);
-		return;
+	vals[0] = a->city;
+	vals[1] = a->postcode;
+	vals[2] = street;
+	r->val.len = 0;
+	lasync_state_text_raw(&r->val, "{");
+	for (int k = 0; k < 3; k++) {
+		size_t mark = r->val.len;
+
+		if (vals[k] == NULL)
+			continue;
+		lasync_state_text_raw(&r->val, n ? ",\"" : "\"");
+		lasync_state_text_raw(&r->val, keys[k]);
+		lasync_state_text_raw(&r->val, "\":");
+		if (lasync_state_text_string(&r->val, vals[k]))
+			n++;
+		else
+			r->val.len = mark;
 	}
-	json_object_set_new(o, "type", json_string("home"));
-	lasync_state_set_json(u, LASYNC_A_ADDR_HOME, o);
+	free(street);
+	if (n == 0)
+		return;
+	lasync_state_text_raw(&r->val, ",\"type\":\"home\"}");
+	lasync_state_set(u, LASYNC_A_ADDR_HOME, r->val.s);
 }
 
 /* guardian_of - the guardianOf value: imported children only, elements
- * sorted by canonical text and de-duplicated; NULL when there are none */
-static json_t *guardian_of(rules *r, const lasync_guardian *gd)
+ * {externalId, relation} sorted by canonical text and de-duplicated, as
+ * canonical text in r->val; NULL when there are none */
+static const char *guardian_of(rules *r, const lasync_guardian *gd)
 {
 	char **canon = lasync_xcalloc(gd->n_relations + 1, sizeof(*canon));
+	lasync_state_text e = {0};
 	size_t n = 0;
-	json_t *arr = NULL;
 
 	for (size_t k = 0; k < gd->n_relations; k++) {
 		const lasync_relation *rel = &gd->relations[k];
 		const lasync_student *st =
 			lasync_school_student(r->s, rel->student_id);
-		json_t *o;
+		bool any;
 
 		if (st == NULL || !r->info[st - r->s->students].imported)
 			continue;
-		char *id = user_id(r, "student", st->id);
+		e.len = 0;
+		lasync_state_text_raw(&e, "{\"externalId\":");
+		any = lasync_state_text_string(&e,
+					       user_id(r, "student", st->id));
+		if (!any)
+			e.len = 1; /* "{": jansson drops the externalId */
+		if (rel->type != NULL && *rel->type != '\0') {
+			size_t mark = e.len;
 
-		o = json_object();
-		json_object_set_new(o, "externalId", json_string(id));
-		if (rel->type != NULL && *rel->type != '\0')
-			json_object_set_new(o, "relation",
-					    json_string(rel->type));
-		canon[n++] = lasync_json_canon(o);
-		json_decref(o);
-		free(id);
-		if (canon[n - 1] == NULL)
-			lasync_panic_oom();
+			lasync_state_text_raw(&e, any ? ",\"relation\":"
+						      : "\"relation\":");
+			if (!lasync_state_text_string(&e, rel->type))
+				e.len = mark;
+		}
+		lasync_state_text_raw(&e, "}");
+		canon[n++] = lasync_xstrdup(e.s);
 	}
+	free(e.s);
 	if (n > 1)
 		qsort(canon, n, sizeof(*canon), str_qcmp);
-	arr = n > 0 ? json_array() : NULL;
+	r->val.len = 0;
+	lasync_state_text_raw(&r->val, "[");
 	for (size_t k = 0; k < n; k++) {
-		if (k == 0 || strcmp(canon[k - 1], canon[k]) != 0)
-			json_array_append_new(arr, json_loads(canon[k], 0,
-							      NULL));
+		if (k == 0 || strcmp(canon[k - 1], canon[k]) != 0) {
+			if (k > 0)
+				lasync_state_text_raw(&r->val, ",");
+			lasync_state_text_raw(&r->val, canon[k]);
+		}
 	}
+	lasync_state_text_raw(&r->val, "]");
 	for (size_t k = 0; k < n; k++)
 		free(canon[k]);
 	free(canon);
-	return arr;
+	return n > 0 ? r->val.s : NULL;
 }
 
 /* map_guardians - R13: only guardians with an imported child */
@@ -731,33 +774,29 @@ static void map_guardians(rules *r)
 
 	for (size_t i = 0; i < r->s->n_guardians; i++) {
 		const lasync_guardian *gd = &r->s->guardians[i];
-		json_t *of = guardian_of(r, gd);
+		const char *of = guardian_of(r, gd);
 		const char *num;
-		char *id;
 		lasync_sres *u;
 
 		if (of == NULL)
 			continue;
-		id = user_id(r, "guardian", gd->id);
-		u = lasync_state_resource(r->out, LASYNC_RES_USER, id);
+		/* set first: r->val is reused below */
+		u = lasync_state_resource(r->out, LASYNC_RES_USER,
+					  user_id(r, "guardian", gd->id));
+		lasync_state_set(u, LASYNC_A_GUARDIAN_OF, of);
 		set_person(u, "guardian", gd->roepnaam,
 			   gd->roepnaam ? gd->roepnaam : gd->voorletters,
 			   gd->tussenvoegsel, gd->achternaam);
 		set_address(r, u, &gd->address);
 		if ((num = kept_phone(r, &gd->phone_home)) != NULL)
-			lasync_state_set_json(u, LASYNC_A_PHONE_HOME,
-					      typed_value("home", num));
+			set_typed(r, u, LASYNC_A_PHONE_HOME, "home", num);
 		if ((num = kept_phone(r, &gd->phone_mobile)) != NULL)
-			lasync_state_set_json(u, LASYNC_A_PHONE_MOBILE,
-					      typed_value("mobile", num));
+			set_typed(r, u, LASYNC_A_PHONE_MOBILE, "mobile", num);
 		if (esis && (num = kept_phone(r, &gd->phone_emergency)) != NULL)
 			lasync_state_set_string(u, LASYNC_A_EMERGENCY, num);
 		if (gd->email != NULL && *gd->email != '\0')
-			lasync_state_set_json(u, LASYNC_A_EMAIL_HOME,
-					      typed_value("home", gd->email));
-		lasync_state_set_json(u, LASYNC_A_GUARDIAN_OF, of);
+			set_typed(r, u, LASYNC_A_EMAIL_HOME, "home", gd->email);
 		r->stats->guardians++;
-		free(id);
 	}
 }
 
@@ -772,19 +811,20 @@ static void map_staff(rules *r)
 		role = DEFAULT_ROLE;
 	for (size_t i = 0; i < r->s->n_staff; i++) {
 		const lasync_staff *sf = &r->s->staff[i];
-		char *id = user_id(r, "staff", sf->id);
+		const char *id = user_id(r, "staff", sf->id);
 		lasync_sres *u = lasync_state_resource(r->out, LASYNC_RES_USER,
 						       id);
-		json_t *roles = json_array(), *ro = json_object();
 
 		set_person(u, "staff", sf->roepnaam, sf->roepnaam,
 			   sf->tussenvoegsel, sf->achternaam);
 		if (sf->email != NULL && *sf->email != '\0')
-			lasync_state_set_json(u, LASYNC_A_EMAIL_WORK,
-					      typed_value("work", sf->email));
-		json_object_set_new(ro, "value", json_string(role));
-		json_array_append_new(roles, ro);
-		lasync_state_set_json(u, LASYNC_A_ROLES, roles);
+			set_typed(r, u, LASYNC_A_EMAIL_WORK, "work", sf->email);
+		r->val.len = 0;
+		lasync_state_text_raw(&r->val, "[{\"value\":");
+		if (!lasync_state_text_string(&r->val, role))
+			r->val.len = 2; /* "[{": jansson drops the value */
+		lasync_state_text_raw(&r->val, "}]");
+		lasync_state_set(u, LASYNC_A_ROLES, r->val.s);
 		r->stats->staff++;
 		if (r->set->link_staff_to_groups) {
 			for (size_t k = 0; k < sf->n_group_ids; k++) {
@@ -806,7 +846,6 @@ static void map_staff(rules *r)
 				}
 			}
 		}
-		free(id);
 	}
 }
 
@@ -893,5 +932,7 @@ lasync_state *mapper_rules_apply(const mapper_rules_in *in,
 	}
 	free(r.gmap);
 	free(r.info);
+	free(r.id.s);
+	free(r.val.s);
 	return r.out;
 }
