@@ -8,7 +8,8 @@
  *      scan, which is what LAS SOAP services send; UTF-16 is refused.
  *   2. xmlReaderForMemory with XML_PARSE_NONET and without NOENT, DTDLOAD,
  *      DTDATTR, DTDVALID, XINCLUDE or HUGE, and a DOCTYPE or entity node
- *      refused again if one ever shows up.
+ *      refused again if one ever shows up; NOBLANKS, so indentation
+ *      between elements costs no nodes.
  *   3. our own caps on depth and on each text and attribute value.
  *
  * libxml2's errors reach us three ways: the reader's structured handler
@@ -234,8 +235,14 @@ lasync_xml *lasync_xml_new(const char *doc, const char *data, size_t len,
 	xmlSetStructuredErrorFunc(x, on_serror);
 	xmlSetGenericErrorFunc(x, on_generic);
 
+	/* NOBLANKS: the indentation between elements is never made into
+	 * nodes to be read and skipped (a seventh of the parse); text inside
+	 * a text element is kept by libxml2's own rule (a blank run directly
+	 * before the element's end tag, or next to other text, is text) and
+	 * trimmed here anyway. */
 	x->r = xmlReaderForMemory(data, (int)len, NULL, NULL,
 				  XML_PARSE_NONET | XML_PARSE_NOCDATA |
+					  XML_PARSE_NOBLANKS |
 					  XML_PARSE_COMPACT |
 					  XML_PARSE_BIG_LINES);
 	if (x->r == NULL) {
