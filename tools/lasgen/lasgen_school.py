@@ -30,12 +30,25 @@ def school_rng(seed, brin, dependance, purpose="school"):
     return random.Random(f"lasgen:{purpose}:{seed}:{brin}{dependance}")
 
 
-def plan_groups(rng, n_students, group_size):
+# The national profile (lasgen.py national): what a school of any size
+# looks like, for benchmarks at the country's scale.
+NATIONAL_CLASS_SIZE = 25
+
+
+def plan_groups(rng, n_students, group_size, profile="default"):
     """(lesgroepen, sublesgroepen) for a school of n_students.
 
     By default 15-25 groups per 2,000 students, at least 4 lesgroepen and one
     sublesgroep; with group_size, one lesgroep per group_size students.
+    The national profile: one lesgroep per 25 students (at least 4), and
+    sublesgroepen up to 15-25 groups in all (at least 1, at most one of each
+    name), so a typical school of 100-600 students has 15-25 groups and a
+    large one a class per 25 students.
     """
+    if profile == "national":
+        n_les = max(4, round(n_students / NATIONAL_CLASS_SIZE))
+        n_sub = min(len(SUBLESGROEP_NAMES), max(1, rng.randint(15, 25) - n_les))
+        return n_les, n_sub
     if group_size:
         n_les = max(4, round(n_students / group_size))
         return n_les, max(1, round(n_les * 0.12))
@@ -44,8 +57,13 @@ def plan_groups(rng, n_students, group_size):
     return max(4, total - n_sub), n_sub
 
 
-def generate_school(brin, dependance, n_students, seed, schooljaar, id_block, group_size=None):
-    """Build a School with about n_students students for schooljaar."""
+def generate_school(brin, dependance, n_students, seed, schooljaar, id_block, group_size=None,
+                    profile="default"):
+    """Build a School with about n_students students for schooljaar.
+
+    profile "national" sizes groups and staff as a typical Dutch school has
+    them (plan_groups, make_staff) instead of per 2,000 students.
+    """
     rng = school_rng(seed, brin, dependance)
     ids = IdAllocator(id_block)
     kind, name = rng.choice(SCHOOL_KINDS), rng.choice(SCHOOL_NAMES)
@@ -54,10 +72,10 @@ def generate_school(brin, dependance, n_students, seed, schooljaar, id_block, gr
     school = School(brin=brin, dependance=dependance, naam=f"{kind} {name}",
                     domain=f"{ascii_fold(name)}.example.nl", towns=[own_town] + others,
                     vestiging_id=ids.new("vestiging"), schooljaar=schooljaar, ids=ids)
-    school.n_lesgroepen, school.n_sublesgroepen = plan_groups(rng, n_students, group_size)
+    school.n_lesgroepen, school.n_sublesgroepen = plan_groups(rng, n_students, group_size, profile)
     emails = EmailBook()
     fill_population(school, rng, emails, leerjaar_quotas(rng, n_students))
-    school.staff = make_staff(school, rng, emails, n_students)
+    school.staff = make_staff(school, rng, emails, n_students, profile)
     number_people(school, rng)
     organise_year(school, rng)
     return school
@@ -274,18 +292,23 @@ def make_under4(school, rng, student):
 STAFF_TITLES = {"VROUW": "Juf", "MAN": "Meester"}
 
 
-def make_staff(school, rng, emails, n_students):
+def make_staff(school, rng, emails, n_students, profile="default"):
     """20-40 staff per 2,000 students, at least one teacher per lesgroep.
 
     One Directeur, Intern begeleiders (one per 700 students), a gym teacher
     in larger schools, some Onderwijsassistenten; the rest Leerkracht.
+    The national profile: 20-40 staff from 250 students up, proportionally
+    fewer below (a school of 100 has 8-16), still one teacher per lesgroep.
     """
     special = ["Directeur"]
     if n_students >= 150:
         special += ["Intern begeleider"] * max(1, round(n_students / 700))
     if n_students >= 300:
         special.append("Vakleerkracht bewegingsonderwijs")
-    wanted = max(3, round(n_students * rng.uniform(20, 40) / 2000))
+    if profile == "national":
+        wanted = max(3, round(rng.uniform(20, 40) * min(1.0, n_students / 250)))
+    else:
+        wanted = max(3, round(n_students * rng.uniform(20, 40) / 2000))
     total = max(wanted, len(special) + school.n_lesgroepen)
     n_assistants = round(total * 0.08) if total >= 12 else 0
     functies = special + ["Onderwijsassistent"] * n_assistants
