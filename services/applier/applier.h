@@ -140,7 +140,30 @@ struct ajob {
 	json_t *decisions;	/* operator decisions (links resolve) */
 	lasync_http_xfer *link_x;
 	long link_start;
+	/* reconcile: leavers found in the portal (applier_retire.c) */
+	json_t *retire;		/* [{ext, doc}] to deactivate or orphan */
+	size_t retire_i;
+	lasync_http_xfer *retire_x;
+	bool retired;		/* the retire step ran */
+	char *retire_note;	/* for the sync result: held by the guard */
 };
+
+/* --- applier_retire.c: leavers a reconcile finds (R16, R5, R17) ------- */
+
+/* applier_retire_keep - an earlier part of a reconcile: remember what it
+ * UPSERTs for the last part; -1 with err on a Redis error */
+int applier_retire_keep(ajob *aj, char *err, size_t errlen);
+/* applier_retire_start - the last part of a reconcile, every operation
+ * done: retire the LAS-linked portal resources no part UPSERTed; ends with
+ * applier_job_retired() */
+void applier_retire_start(ajob *aj);
+/* applier_job_retired - the retire step ended (o: OP_DONE, or the part
+ * ends with reason) */
+void applier_job_retired(ajob *aj, int o, int retry_after_ms,
+			 const char *reason);
+/* applier_las_linked - is this externalId one lasync manages for the
+ * tenant (its vendor's, or lasync's own)? */
+bool applier_las_linked(ajob *aj, const char *external_id);
 
 /* --- applier_link.c: taking over existing portal resources (R19, R20) - */
 

@@ -192,6 +192,10 @@ static void ajob_free(ajob *aj)
 		lasync_http_cancel(applier_http(aj), aj->list_x);
 	if (aj->link_x != NULL)
 		lasync_http_cancel(applier_http(aj), aj->link_x);
+	if (aj->retire_x != NULL)
+		lasync_http_cancel(applier_http(aj), aj->retire_x);
+	json_decref(aj->retire);
+	free(aj->retire_note);
 	json_decref(aj->unlinked);
 	json_decref(aj->unlinked_groups);
 	json_decref(aj->corr);
@@ -273,6 +277,11 @@ static void part_finished(ajob *aj)
 		lasync_job_finish(job, LASYNC_RETRY, 0, "redis", "%s", err);
 		return;
 	}
+	if (aj->cs->reconcile && aj->cs->part < aj->cs->parts &&
+	    applier_retire_keep(aj, err, sizeof(err)) != 0) {
+		lasync_job_finish(job, LASYNC_RETRY, 0, "redis", "%s", err);
+		return;
+	}
 	if (aj->cs->part < aj->cs->parts) {
 		lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
 		return;
@@ -286,6 +295,7 @@ static void part_finished(ajob *aj)
 		.stage = "applier",
 		.counts = &aj->counts,
 		.started_at_ms = aj->started,
+		.reason = aj->retire_note,
 	};
 	if (lasync_result_send(job, lasync_daemon_prefix(aj->a->d), &ri, err,
 			       sizeof(err)) != 0) {
@@ -329,8 +339,31 @@ static void pump(ajob *aj)
 		}
 	} while (x->repump);
 	x->pumping = false;
-	if (aj->inflight == 0 && (aj->next == n || aj->stop))
-		part_finished(aj);
+	if (aj->inflight != 0 || (aj->next != n && !aj->stop))
+		return;
+	if (!aj->stop && aj->n_permanent == 0 && aj->cs->reconcile &&
+	    aj->preloaded && aj->cs->part == aj->cs->parts && !aj->retired) {
+		aj->retired = true;
+		applier_retire_start(aj);
+		return;
+	}
+	part_finished(aj);
+}
+
+void applier_job_retired(ajob *aj, int o, int retry_after_ms,
+			 const char *reason)
+{
+	if (o == OP_TRANSIENT && !aj->stop) {
+		aj->stop = true;
+		aj->retry_after_ms = retry_after_ms;
+		snprintf(aj->transient, sizeof(aj->transient),
+			 "reconcile retire: %s", reason ? reason : "");
+	} else if (o == OP_PERMANENT) {
+		if (aj->n_permanent++ == 0)
+			snprintf(aj->permanent, sizeof(aj->permanent),
+				 "reconcile retire: %s", reason ? reason : "");
+	}
+	part_finished(aj);
 }
 
 /* count_patch - count a PATCH that changed a user's or group's own

@@ -754,8 +754,7 @@ static bool keep_kind(const Lasync__V1__Operation *op, const char *ext)
 	return false;
 }
 
-/* las_linked - is this externalId one lasync manages for this tenant? */
-static bool las_linked(ajob *aj, const char *ext)
+bool applier_las_linked(ajob *aj, const char *ext)
 {
 	const char *vn = lasync_vendor_name(applier_vendor(aj));
 	size_t n = strlen(vn);
@@ -865,7 +864,7 @@ static void members_op(oprun *run)
 
 				/* Members added in the portal, and kinds
 				 * lasync must not touch (R12), stay. */
-				if (ext == NULL || !las_linked(aj, ext) ||
+				if (ext == NULL || !applier_las_linked(aj, ext) ||
 				    keep_kind(op, ext) ||
 				    json_object_get(want, v) != NULL)
 					continue;
@@ -984,7 +983,7 @@ static void prune_next(oprun *run)
 					    : NULL;
 			char path[200];
 
-			if (ext == NULL || !las_linked(aj, ext) ||
+			if (ext == NULL || !applier_las_linked(aj, ext) ||
 			    strstr(ext, ":student:") == NULL)
 				continue;
 			snprintf(path, sizeof(path), "members[value eq \"%s\"]",

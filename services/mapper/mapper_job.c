@@ -331,6 +331,7 @@ static int produce_parts(mapper *m, lasync_job *job, mjob *mj,
 		cs.part = (uint32_t)p + 1;
 		cs.parts = (uint32_t)parts;
 		cs.reconcile = reconcile;
+		cs.approved_deactivations = mj->snap->approved_deactivations;
 		cs.preview = false;
 		cs.sync_date = mj->snap->sync_date;
 		cs.ops = ops->ops + first;

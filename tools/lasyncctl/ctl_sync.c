@@ -268,7 +268,14 @@ int ctl_sync(ctl *c, int argc, char **argv)
 			o.preview = true;
 		else if (strcmp(argv[i], "--as-of") == 0 && i + 1 < argc)
 			o.as_of = argv[++i];
-		else if (strcmp(argv[i], "--wait") == 0 && i + 1 < argc) {
+		else if (strcmp(argv[i], "--approve") == 0 && i + 1 < argc) {
+			long n;
+
+			if (lasync_parse_long(argv[++i], 1, 10000000, &n) != 0)
+				ctl_die("--approve needs a number of "
+					"deactivations");
+			o.approved = (uint32_t)n;
+		} else if (strcmp(argv[i], "--wait") == 0 && i + 1 < argc) {
 			if (lasync_parse_long(argv[++i], 1, 86400, &o.wait) != 0)
 				ctl_die("--wait needs seconds (1..86400)");
 		} else if (argv[i][0] != '-' && tenant == NULL)
@@ -276,7 +283,7 @@ int ctl_sync(ctl *c, int argc, char **argv)
 		else {
 			fprintf(stderr, "usage: lasyncctl sync <tenant> [--full] "
 					"[--as-of YYYY-MM-DD] [--preview] "
-					"[--wait SECONDS]\n"
+					"[--approve N] [--wait SECONDS]\n"
 					"       lasyncctl sync approve|reject "
 					"<tenant> [--wait SECONDS]\n");
 			return 2;

@@ -23,7 +23,8 @@ static const struct {
 	 "tenant put <file.json> | get <tenant> | list"},
 	{"sync", ctl_sync,
 	 "sync <tenant> [--full] [--as-of YYYY-MM-DD] [--preview] "
-	 "[--wait SECONDS]\n  lasyncctl sync approve|reject <tenant> "
+	 "[--approve N] [--wait SECONDS]\n  lasyncctl sync approve|reject "
+	 "<tenant> "
 	 "[--wait SECONDS]\n  lasyncctl sync --due [--dry-run] "
 	 "[--now YYYY-MM-DDTHH:MM]"},
 	{"status", ctl_status, "status [--json]"},
