@@ -38,6 +38,10 @@ class StackMissing(AssertionError):
     pass
 
 
+class PortTaken(Exception):
+    """A daemon could not listen: the port chosen for it was taken since."""
+
+
 def env(name: str) -> str:
     value = os.environ.get(name)
     if not value:
@@ -246,12 +250,38 @@ class Daemon:
             return False
 
     def wait_ready(self, timeout: float = 60):
+        for _ in range(3):
+            try:
+                return self._wait_ready(timeout)
+            except PortTaken:
+                # free_port() cannot reserve: another process on the
+                # machine took the port in between; choose again.
+                self.repick_ports()
+                self.start()
+        return self._wait_ready(timeout)
+
+    def _wait_ready(self, timeout: float):
         def ready():
             if self.proc.poll() is not None:
+                tail = self.tail()
+                last = tail.splitlines()[-1] if tail else ""
+                if "startup_failed" in last and "port in use" in last:
+                    raise PortTaken(self.name)
                 raise AssertionError(f"{self.name} exited with {self.proc.returncode} while starting;"
-                                     f" log {self.log}:\n{self.tail()}")
+                                     f" log {self.log}:\n{tail}")
             return self.healthy()
         wait_until(ready, timeout, f"{self.name} /healthz")
+
+    def repick_ports(self):
+        for flag in ("--http-port", "--webhook-port"):
+            if flag in self.argv:
+                i = self.argv.index(flag) + 1
+                new = free_port()
+                if flag == "--http-port":
+                    self.port = new
+                elif self.webhook_port is not None:
+                    self.webhook_port = new
+                self.argv[i] = str(new)
 
     def metrics(self) -> dict:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
