@@ -135,11 +135,11 @@ class Portal:
     def base(self, tenant: str) -> str:
         return f"{self.url}/{tenant}/v2"
 
-    def list(self, tenant: str, coll: str) -> list[dict]:
+    def list(self, tenant: str, coll: str, token: str | None = None) -> list[dict]:
         out, start = [], 1
         while True:
             st, doc = http_json("GET", f"{self.base(tenant)}/{coll}?startIndex={start}&count=1000",
-                                self.token)
+                                token or self.token)
             assert st == 200, f"listing {coll} of {tenant}: HTTP {st} {doc}"
             res = doc.get("Resources", [])
             out.extend(res)
@@ -147,11 +147,21 @@ class Portal:
             if not res or start > doc.get("totalResults", 0):
                 return out
 
-    def users(self, tenant: str) -> list[dict]:
-        return self.list(tenant, "Users")
+    def users(self, tenant: str, token: str | None = None) -> list[dict]:
+        return self.list(tenant, "Users", token)
 
-    def groups(self, tenant: str) -> list[dict]:
-        return self.list(tenant, "Groups")
+    def groups(self, tenant: str, token: str | None = None) -> list[dict]:
+        return self.list(tenant, "Groups", token)
+
+    def own_token(self, tenant: str, token: str | None):
+        """Give a portal tenant a token of its own (it then refuses every
+        other), or with None take it back."""
+        if token is None:
+            http_json("DELETE", f"{self.url}/_tokens?tenant={tenant}")
+            return
+        st, body = http_json("POST", f"{self.url}/_tokens", body={"tenant": tenant,
+                                                                  "token": token})
+        assert st == 201, f"portal tokens: HTTP {st} {body}"
 
     def create(self, tenant: str, coll: str, doc: dict) -> dict:
         st, body = http_json("POST", f"{self.base(tenant)}/{coll}", self.token, doc)
@@ -436,11 +446,13 @@ class Pipeline:
                portal_tenant: str | None = None, settings: dict | None = None,
                state: str = "active", vendor: str | None = None, brand: str = "basisonline",
                las: dict | None = None, manager_emails: list[str] | None = None,
-               webhook_secret: str | None = None) -> dict:
+               webhook_secret: str | None = None, portal_token: str | None = None) -> dict:
         """Register a tenant; its LAS key reaches the daemons as an env secret, so
         register tenants before starting the daemons that need their keys.
         las adds to or overrides the las object (ESIS: endpoint, client_cert_ref...).
-        webhook_secret becomes the tenant's webhook_secret_ref (an env secret too)."""
+        webhook_secret becomes the tenant's webhook_secret_ref (an env secret too);
+        portal_token, the tenant's own portal token (an env secret; see
+        Portal.own_token), instead of the launcher's."""
         vendor = vendor or self.vendor
         if not self.topics_ready:
             self.ctl("topics", "ensure", "--partitions", "2")
@@ -462,6 +474,10 @@ class Pipeline:
                                else [f"ict@{tenant_id}.example.nl"]),
         }
         doc["las"].update(las or {})
+        if portal_token is not None:
+            ref = f"LASYNC_TEST_PORTAL_{tenant_id.upper().replace('-', '_')}"
+            self.secrets[ref] = portal_token
+            doc["portal"]["token_ref"] = f"env:{ref}"
         if webhook_secret is not None:
             hook = f"LASYNC_TEST_WEBHOOK_{tenant_id.upper().replace('-', '_')}"
             self.secrets[hook] = webhook_secret

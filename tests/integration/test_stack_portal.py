@@ -234,6 +234,30 @@ def test_tenants_are_isolated(portal_env: tuple[str, str]) -> None:
     b.close()
 
 
+def test_a_tenant_token_is_that_tenants_only(portal_env: tuple[str, str]) -> None:
+    """POST /_tokens: the tenant then accepts its own token and nothing else
+    (tests of tenant isolation give every tenant a credential of its own)."""
+    a, b = Portal(*portal_env, new_tenant()), Portal(*portal_env, new_tenant())
+    own = "tok-" + uuid.uuid4().hex
+    r = a.raw("POST", "/_tokens", {"tenant": a.tenant, "token": own}, auth=False)
+    assert r.status == 201, r
+    try:
+        assert_error(a.req("GET", "/Users"), 401, None, "Not this tenant's token")
+        assert a.req("GET", "/Users", auth=False,
+                     headers={"Authorization": f"Bearer {own}"}).status == 200
+        # the other tenant refuses it, and still takes the launcher's token
+        assert b.req("GET", "/Users", auth=False,
+                     headers={"Authorization": f"Bearer {own}"}).status == 401
+        assert b.req("GET", "/Users").status == 200
+        assert a.stats()["wrong_token"] == 1
+    finally:
+        r = a.raw("DELETE", f"/_tokens?tenant={a.tenant}", auth=False)
+        assert r.status == 200 and r.body == {"cleared": 1}, r
+    assert a.req("GET", "/Users").status == 200
+    a.close()
+    b.close()
+
+
 # ---------------------------------------------------------------- a. create, get, filter, paging
 
 
@@ -868,7 +892,7 @@ def test_throughput_rough(portal_env: tuple[str, str]) -> None:
 
 def test_stats_count_per_tenant_and_method(portal: Portal) -> None:
     assert portal.stats() == {"GET": 0, "POST": 0, "PUT": 0, "PATCH": 0, "DELETE": 0,
-                              "searches": 0, "writes": 0, "faulted": 0}
+                              "searches": 0, "writes": 0, "faulted": 0, "wrong_token": 0}
     u = portal.create_user("a")
     portal.get(f"/Users/{u['id']}")
     portal.search("Users", 'userName eq "a"')
@@ -877,7 +901,7 @@ def test_stats_count_per_tenant_and_method(portal: Portal) -> None:
     portal.req("POST", "/Users", {"schemas": [USER], "userName": "a"})  # 409: still a write attempt
     portal.req("DELETE", f"/Users/{u['id']}")
     assert portal.stats() == {"GET": 1, "POST": 3, "PUT": 1, "PATCH": 1, "DELETE": 1,
-                              "searches": 1, "writes": 5, "faulted": 0}
+                              "searches": 1, "writes": 5, "faulted": 0, "wrong_token": 0}
     whole = portal.raw("GET", "/_stats", auth=False).body
     assert whole["tenants"][portal.tenant]["writes"] == 5
     assert "_probe" not in whole["tenants"]

@@ -33,6 +33,12 @@ DESCRIPTION
       GET  /_faults                   the armed faults
       POST /_faults                   arm one (JSON, see Fault.parse)
       DELETE /_faults[?tenant=T]      disarm all (or one tenant's)
+      POST /_tokens                   {"tenant": T, "token": X}: from now on
+                                      tenant T accepts X and only X (not
+                                      the launcher's own tokens): a test
+                                      of tenant isolation gives each tenant
+                                      a credential of its own
+      DELETE /_tokens?tenant=T        back to the launcher's tokens
       /_probe/v2/...                  a SCIM tenant for health checks, left
                                       out of the stats and of every fault
     Any other "/_name" is refused with 404, as an unknown tenant.
@@ -218,8 +224,10 @@ class PortalControl:
       faulted    requests answered by an injected fault status
     """
 
-    def __init__(self, app: Callable[..., Iterable[bytes]]):
+    def __init__(self, app: Callable[..., Iterable[bytes]], master_token: str | None = None):
         self.app = app
+        self.master_token = master_token
+        self.tenant_tokens: dict[str, str] = {}
         self.lock = threading.Lock()
         self.stats: dict[str, dict[str, int]] = {}
         self.faults: list[Fault] = []
@@ -230,7 +238,8 @@ class PortalControl:
 
     @staticmethod
     def empty_counts() -> dict[str, int]:
-        return {**{m: 0 for m in METHODS}, "searches": 0, "writes": 0, "faulted": 0}
+        return {**{m: 0 for m in METHODS}, "searches": 0, "writes": 0, "faulted": 0,
+                "wrong_token": 0}
 
     def count(self, tenant: str, key: str) -> None:
         with self.lock:
@@ -300,6 +309,24 @@ class PortalControl:
                 log.info("faults cleared: %d (tenant=%s)", cleared, tenant or "*")
                 return json_response(start_response, 200, {"cleared": cleared})
             return json_response(start_response, 405, {"error": "use GET, POST or DELETE"})
+        if name == "_tokens" and rest in ("/", ""):
+            if method == "POST":
+                try:
+                    doc = json.loads(self.read_body(environ) or b"null")
+                    t, token = doc["tenant"], doc["token"]
+                    if not (isinstance(t, str) and isinstance(token, str) and token):
+                        raise ValueError("tenant and token must be strings")
+                except (ValueError, KeyError, TypeError) as exc:
+                    return json_response(start_response, 400, {"error": str(exc)})
+                with self.lock:
+                    self.tenant_tokens[t] = token
+                log.info("tenant token set: %s", t)
+                return json_response(start_response, 201, {"tenant": t})
+            if method == "DELETE" and tenant is not None:
+                with self.lock:
+                    gone = self.tenant_tokens.pop(tenant, None) is not None
+                return json_response(start_response, 200, {"cleared": int(gone)})
+            return json_response(start_response, 405, {"error": "use POST, or DELETE ?tenant="})
         return json_response(start_response, 404, {"error": "unknown control endpoint"})
 
     @staticmethod
@@ -343,13 +370,23 @@ class PortalControl:
         tenant, rest = split_tenant(environ.get("PATH_INFO", ""))
 
         if tenant.startswith("_") and tenant != PROBE_TENANT:
-            if tenant in ("_stats", "_faults"):
+            if tenant in ("_stats", "_faults", "_tokens"):
                 return self.control(environ, start_response, tenant, rest)
             return scim_error(start_response, 404, "Unknown tenant")
         if tenant == PROBE_TENANT or not TenantDispatcher.is_valid_tenant(tenant):
             return list(self.app(environ, start_response))
 
         self.count(tenant, method if method in METHODS else "OTHER")
+        with self.lock:
+            own = self.tenant_tokens.get(tenant)
+        if own is not None:
+            # A tenant with a token of its own accepts that token only; the
+            # SCIM application behind sees the launcher's token.
+            if environ.get("HTTP_AUTHORIZATION", "") != f"Bearer {own}":
+                self.count(tenant, "wrong_token")
+                return scim_error(start_response, 401, "Not this tenant's token")
+            if self.master_token:
+                environ["HTTP_AUTHORIZATION"] = f"Bearer {self.master_token}"
         searching = is_search(method, rest)
         if searching:
             self.count(tenant, "searches")
@@ -619,7 +656,7 @@ def main(argv: list[str]) -> int:
         log.error("cannot load the SCIM configuration: %s", exc)
         return 1
 
-    app = PortalControl(scim)
+    app = PortalControl(scim, args.bearer_token[0] if args.bearer_token else None)
     try:
         server = PortalServer((args.host, args.port), app)
     except OSError as exc:
