@@ -14,11 +14,16 @@
 #
 # The example school's data are of the 2026/2027 school year, so the sync
 # runs as of 2026-11-29 whatever today's date is.
+#
+# scripts/test.sh runs the demo too, on the test instance with the test
+# build: LASYNC_DEMO_INSTANCE (demo), LASYNC_DEMO_BUILD (release) and
+# LASYNC_DEMO_PORT (19101, the first daemon's /healthz port) say where.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-STATE="$ROOT/.local/stack/demo"
+INSTANCE=${LASYNC_DEMO_INSTANCE:-demo}
+STATE="$ROOT/.local/stack/$INSTANCE"
 RUN="$STATE/daemons"
 AS_OF=2026-11-29
 
@@ -40,7 +45,7 @@ stop_daemons() {
 
 if [ "${1:-}" = stop ]; then
 	stop_daemons
-	scripts/stack.sh stop --instance demo
+	scripts/stack.sh stop --instance "$INSTANCE"
 	exit 0
 fi
 
@@ -50,15 +55,15 @@ say "installing what is missing"
 scripts/deps.sh
 
 say "building lasync"
-BUILD=$(scripts/build.sh release | tail -n 1)
+BUILD=$(scripts/build.sh "${LASYNC_DEMO_BUILD:-release}" | tail -n 1)
 BIN_CTL="$BUILD/tools/lasyncctl/lasyncctl"
 
-say "starting the development stack (demo instance, clean state)"
+say "starting the development stack ($INSTANCE instance, clean state)"
 stop_daemons
-scripts/stack.sh reset --instance demo >/dev/null
+scripts/stack.sh reset --instance "$INSTANCE" >/dev/null
 unset LASYNC_LASSIM_FIXTURES
-scripts/stack.sh start --instance demo
-eval "$(scripts/stack.sh env --instance demo)"
+scripts/stack.sh start --instance "$INSTANCE"
+eval "$(scripts/stack.sh env --instance "$INSTANCE")"
 export LASYNC_TOPIC_PREFIX=lasync
 export LASYNC_DEMO_LAS_KEY
 LASYNC_DEMO_LAS_KEY=$(tr -d '\n' <fixtures/las/parnassys/99ZZ/leveranciersleutel)
@@ -89,7 +94,7 @@ JSON
 
 say "starting lasync-fetcher, lasync-mapper, lasync-applier, lasync-notifier"
 trap stop_daemons EXIT
-port=19101
+port=${LASYNC_DEMO_PORT:-19101}
 for svc in "fetcher --vendor parnassys" "mapper --vendor parnassys" applier notifier; do
 	name=${svc%% *}
 	# shellcheck disable=SC2086

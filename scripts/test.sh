@@ -7,15 +7,16 @@
 #   1. install what is missing (scripts/deps.sh)
 #   2. build with AddressSanitizer + UBSan (build/asan)
 #   3. C unit tests (ctest -L unit)
-#   4. start the *test* instance of the development stack from a clean
+#   4. the demo (scripts/demo.sh) on the test instance, checked
+#   5. start the *test* instance of the development stack from a clean
 #      state (its own ports, so a running demo is not disturbed); its LAS
 #      simulator serves a scratch copy of fixtures/las
-#   5. Python unit, integration and end-to-end tests (pytest) against the
+#   6. Python unit, integration and end-to-end tests (pytest) against the
 #      real Kafka, Redis, portal, SMTP sink and LAS simulator
-#   6. the chaos suite (tests/chaos; restarts the test instance's Kafka and
+#   7. the chaos suite (tests/chaos; restarts the test instance's Kafka and
 #      Redis; left out with --no-chaos; PYTEST-ARGS do not apply to it)
-#   7. libFuzzer targets, each for --fuzz-seconds (default 60)
-#   8. stop the test stack (unless --keep-stack)
+#   8. libFuzzer targets, each for --fuzz-seconds (default 60)
+#   9. stop the test stack (unless --keep-stack)
 #
 # Exits non-zero when anything fails; a missing component is a failure,
 # never a skip.
@@ -48,6 +49,20 @@ BUILD=$(scripts/build.sh asan | tail -n 1)
 
 step "C unit tests"
 ctest --test-dir "$BUILD" -L unit --output-on-failure -j 2
+
+step "the demo, as the README gives it (on the test instance)"
+# The same script a user runs, with the test build and the test instance's
+# ports (a running demo is not disturbed); it must sync the example school
+# and then show that an unchanged LAS writes nothing.
+DEMO_OUT=$(mktemp)
+LASYNC_DEMO_INSTANCE=test LASYNC_DEMO_BUILD=asan LASYNC_DEMO_PORT=29101 \
+	scripts/demo.sh 2>&1 | tee "$DEMO_OUT"
+grep -q ': ok (stage applier)' "$DEMO_OUT" &&
+	grep -q ': ok (stage mapper)' "$DEMO_OUT" &&
+	grep -q 'operations=0 skipped=0 failed=0 portal_writes=0' "$DEMO_OUT" &&
+	grep -q 'parnassys:student:100001' "$DEMO_OUT" ||
+	{ echo "test.sh: the demo did not sync the example school as it should" >&2; exit 1; }
+rm -f "$DEMO_OUT"
 
 step "test stack"
 # A clean instance: its LAS simulator serves a fresh scratch copy of
