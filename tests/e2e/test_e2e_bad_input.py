@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import subprocess
 
-from harness import ROOT, env
+from harness import ROOT, env, wait_until
 from test_e2e_parnassys import KEY, check_example_portal
 
 EXAMPLE = ROOT / "fixtures" / "las" / "parnassys" / "99ZZ"
@@ -115,5 +115,95 @@ def test_poison_message_goes_to_dlq_and_the_partition_flows(pipeline):
                 assert f"lasync.origin.topic={topic}" in line, line
                 assert "lasync.error.class=decode" in line, line
                 assert "lasync.origin.offset=" in line and "lasync.stage=" in line, line
+    finally:
+        subprocess.run(["rm", "-rf", str(pipeline.las.school_dir("parnassys", "98YY"))])
+
+
+def _msg(*fields: bytes) -> bytes:
+    return b"".join(fields)
+
+
+def _header(tenant: str, sync_id: str) -> bytes:
+    from test_e2e_notifier import _str
+
+    return _str(1, tenant) + _str(2, "e-" + sync_id) + _str(3, sync_id)
+
+
+def _sub(num: int, body: bytes) -> bytes:
+    from test_e2e_notifier import _varint
+
+    return _varint(num << 3 | 2) + _varint(len(body)) + body
+
+
+def poison_events(tenant: str, key: str) -> dict[str, bytes]:
+    """Well-formed events of each stage's input for header tenant `tenant`
+    (sent under message key `key`): lasync.v1 SyncRequest, Snapshot and
+    ChangeSet, encoded by hand."""
+    from test_e2e_notifier import _int, _str
+
+    h = _sub(1, _header(tenant, "s-poison"))
+    return {
+        "sync-requests.parnassys": _msg(h, _int(2, 1)),
+        "snapshots.parnassys": _msg(h, _int(2, 1), _str(4, "2026-11-29")),
+        "portal-changes": _msg(h, _int(2, 1), _int(3, 1), _int(4, 1)),
+    }
+
+
+def test_poison_on_every_topic_is_dead_lettered_and_the_partitions_flow(pipeline):
+    """Each stage's input topic gets, ahead of the tenants' real events:
+    bytes that are no protobuf (decode), an event for a tenant nobody
+    configured (unknown_tenant), and an event whose header names another
+    tenant than its key (schema); the notifier's reminders topic gets
+    garbage.  Every one ends in that topic's DLQ with its class, and both
+    tenants' syncs go through.  The topics the notifier only follows
+    (sync-results; portal-changes, dead-lettered by the applier) get
+    garbage it skips with a warning naming the cause."""
+    two_tenants(pipeline)
+    p = pipeline.prefix
+    n = iter(range(100))
+
+    def produce(topic: str, key: str, value: bytes):
+        # one file, one message: kcat splits stdin at newlines (0x0a is
+        # also the tag of a protobuf's field 1)
+        f = pipeline.dir / f"poison-{next(n)}"
+        f.write_bytes(value)
+        kcat("-P", "-t", f"{p}.{topic}", "-k", key, str(f))
+
+    try:
+        want: dict[str, list[str]] = {}
+        for key in ("good", "other"):
+            for topic, ev in poison_events("ghost", key).items():
+                produce(topic, "ghost" if key == "good" else key, ev)
+                want.setdefault(topic, []).append(
+                    "unknown_tenant" if key == "good" else "schema")
+            for topic in ("sync-requests.parnassys", "snapshots.parnassys", "portal-changes"):
+                produce(topic, key, b"\x0a\xff\xffgarbage")
+                want[topic].append("decode")
+        for key in ("good", "other"):
+            produce("suggestion-reminders", key, b"\x0a\xff\xffgarbage")
+            want.setdefault("suggestion-reminders", []).append("decode")
+            # The notifier only follows sync-results (and portal-changes,
+            # whose DLQ is the applier's): it skips garbage there, saying so.
+            produce("sync-results", key, b"\x0a\xff\xffgarbage")
+        assert ": ok (stage applier)" in pipeline.sync("good").stdout
+        assert ": ok (stage applier)" in pipeline.sync("other").stdout
+        check_example_portal(pipeline.portal, pipeline.portal_tenant("good"))
+
+        def classes(topic: str) -> list[str]:
+            out = kcat("-C", "-t", f"{p}.{topic}.dlq", "-e", "-q", "-f", "%h\\n")
+            got = []
+            for line in out.splitlines():
+                if not line.strip():
+                    continue
+                assert f"lasync.origin.topic={p}.{topic}" in line, line
+                got.append(line.split("lasync.error.class=")[1].split(",")[0])
+            return sorted(got)
+
+        for topic, classes_wanted in want.items():
+            wait_until(lambda: classes(topic) == sorted(classes_wanted), 60,
+                       f"{topic}.dlq to hold {sorted(classes_wanted)}")
+        wait_until(lambda: pipeline.log_text("notifier").count(
+            "event=result_skipped") >= 2 and pipeline.log_text("notifier").count(
+            "event=changeset_skipped") >= 2, 30, "the notifier to skip the garbage it follows")
     finally:
         subprocess.run(["rm", "-rf", str(pipeline.las.school_dir("parnassys", "98YY"))])
