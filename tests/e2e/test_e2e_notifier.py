@@ -683,3 +683,44 @@ def test_r17_deletion_guard_hold_mails_the_managers(pipeline):
     assert "zou 3 van de " in text and "niets aangepast in Ouderportaal" in text
     time.sleep(2)
     assert len(mails(stack_maildir(), message_id("guard", "held", sync_id))) == 1
+
+
+def test_r9_a_parent_edit_is_rewritten_by_the_next_sync(pipeline):
+    """R9: the portal's copy of LAS data is the LAS's.  A parent changes
+    their mobile number in the portal and the portal posts the suggestion:
+    the school gets the e-mail, and the next ordinary sync - with the LAS
+    unchanged - writes the LAS value back (the profile was marked dirty),
+    without a full reconcile."""
+    setup_notifier(pipeline, daemons=("fetcher", "mapper", "applier", "notifier"))
+    portal_tenant = pipeline.portal_tenant("delinde")
+    out = pipeline.sync("delinde")
+    assert ": ok (stage applier)" in out.stdout, out.stdout
+
+    def mobile() -> str | None:
+        u = next(u for u in pipeline.portal.users(portal_tenant) if u.get("externalId") == PARENT)
+        return next((p["value"] for p in u.get("phoneNumbers", []) if p.get("type") == "mobile"),
+                    None)
+
+    assert mobile() == "06-12345678"
+    uid = next(u["id"] for u in pipeline.portal.users(portal_tenant)
+               if u.get("externalId") == PARENT)
+    pipeline.portal.patch(portal_tenant, "Users", uid, [
+        {"op": "replace", "path": 'phoneNumbers[type eq "mobile"].value',
+         "value": "06-87654321"}])
+    assert mobile() == "06-87654321"
+    sid = "s-" + uuid.uuid4().hex[:12]
+    st, _ = post(pipeline, "delinde", suggestion(sid))
+    assert st == 202
+    wait_mail(stack_maildir(), message_id("delinde", "suggestion", sid))
+    dirty = f"{pipeline.prefix}:{{delinde}}:dirty"
+    assert PARENT in redis("SMEMBERS", dirty).split()
+
+    out = pipeline.sync("delinde")
+    assert ": ok (stage applier)" in out.stdout, out.stdout
+    assert mobile() == "06-12345678", "the LAS value was not written back"
+    assert PARENT not in redis("SMEMBERS", dirty).split()
+    # and the one after writes nothing again
+    before = pipeline.portal.stats(portal_tenant)["writes"]
+    out = pipeline.sync("delinde")
+    assert ": ok (stage mapper)" in out.stdout, out.stdout
+    assert pipeline.portal.stats(portal_tenant)["writes"] == before

@@ -219,6 +219,23 @@ def test_successive_syncs_r5_to_r16(pipeline):
         out = ok(pipeline.sync("school", full=True))
         assert writes(out) == 2, out
         check(pipeline.portal, tenant, m, owned, step="full reconcile repairs drift")
+
+        # R5: a member the school added in the portal (a portal-made
+        # profile, no externalId) stays in a LAS group through normal and
+        # full syncs.
+        helper = pipeline.portal.create(tenant, "Users", {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "ouder-hulp", "displayName": "Hulpouder"})
+        gid = {g["externalId"]: g["id"] for g in pipeline.portal.groups(tenant)}[G3]
+        pipeline.portal.patch(tenant, "Groups", gid, [
+            {"op": "add", "path": "members", "value": [{"value": helper["id"]}]}])
+        ok(pipeline.sync("school"))
+        ok(pipeline.sync("school", full=True))
+        g3 = next(g for g in pipeline.portal.groups(tenant) if g["id"] == gid)
+        assert helper["id"] in {x["value"] for x in g3.get("members", [])}, g3
+        # lasync never replaced nor deleted anything in all these syncs.
+        st = pipeline.portal.stats(tenant)
+        assert st["PUT"] == 0 and st["DELETE"] == 0, st
     finally:
         school.remove()
 
@@ -286,6 +303,10 @@ def test_r17_nearly_empty_export_is_held_then_approved(pipeline):
         path = school.dir / "getLeerlingen.xml"
         text = path.read_text()
         path.write_text(re.sub(r"<leerling>.*?</leerling>", "", text, flags=re.S))
+        # The preview says so before anything happens.
+        pre = pipeline.ctl("sync", "school", "--preview", "--as-of", "2026-11-29", "--wait",
+                           "180").stdout
+        assert "WOULD BE HELD (deletion guard): would deactivate 6 of 9" in pre, pre
         held = pipeline.sync("school", check=False)
         assert held.returncode == 1 and ": held (stage mapper)" in held.stdout, held.stdout
         assert "would deactivate 6 of 9" in held.stdout, held.stdout
