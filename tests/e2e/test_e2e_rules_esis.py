@@ -168,6 +168,7 @@ def test_r17_held_then_approved_esis(pipeline):
     m = initial_model()
     try:
         ok(pipeline.sync("school"))
+        owned = set_portal_owned(pipeline.portal, tenant)
         before = pipeline.portal.stats(tenant)["writes"]
         school.edit("HaalLeerlinggegevens", r"<le:leerlingen>.*?</le:leerlingen>",
                     "<le:leerlingen></le:leerlingen>", regex=True)
@@ -175,13 +176,46 @@ def test_r17_held_then_approved_esis(pipeline):
         assert ": held (stage mapper)" in held.stdout and "would deactivate 5 of 7" in held.stdout, \
             held.stdout
         assert pipeline.portal.stats(tenant)["writes"] == before
-        check(pipeline.portal, tenant, m, step="held")
+        check(pipeline.portal, tenant, m, owned, step="held")
         appr = pipeline.ctl("sync", "approve", "school", "--wait", "180")
         assert ": ok (stage applier)" in appr.stdout, appr.stdout
         for u in (S1, S2, S3, MARK, EVA):
             m.users[u]["active"] = False
         for g in (G12A, G5, TAAL):
             m.groups[g].update(orphaned=True, members=set())
-        check(pipeline.portal, tenant, m, step="approved")
+        check(pipeline.portal, tenant, m, owned, step="approved")
+    finally:
+        shutil.rmtree(school.dir, ignore_errors=True)
+
+
+def test_r13_under_four_turns_four_esis(pipeline):
+    """R13 for ESIS (placements without dates): Finn is made 3 years old,
+    turning 4 on 2027-01-15.  Within preschool_import_weeks he and his
+    mother are imported, he into the Instroomgroep, not into his LAS group;
+    from his birthday on he is in 1/2A and the Instroomgroep is orphaned."""
+    school = School(pipeline)
+    school.edit("HaalLeerlinggegevens", "<le:geboortedatum>2022-06-30</le:geboortedatum>",
+                "<le:geboortedatum>2023-01-15</le:geboortedatum>")
+    start(pipeline, school, {"preschool_import_weeks": 8})
+    tenant = pipeline.portal_tenant("school")
+    m = initial_model()
+    try:
+        ok(pipeline.sync("school", as_of="2026-11-29"))
+        # ESIS gives the year on the student record itself (le:jaargroep),
+        # so yearLevel is the LAS's from the start; only the group waits.
+        m.users[S2].update(birth="2023-01-15", preschool=True, year="1")
+        m.groups[G12A].update(years=["2"], members={("User", S1), ("User", M1)})
+        m.groups["lasync:instroom"] = group("Instroomgroep", "instroom", [], True, {("User", S2)})
+        check(pipeline.portal, tenant, m, step="R13 instroom")
+        owned = set_portal_owned(pipeline.portal, tenant)
+
+        out = ok(pipeline.sync("school", as_of="2027-01-14"))
+        assert writes(out) == 0, out
+        ok(pipeline.sync("school", as_of="2027-01-15"))
+        m.users[S2].update(year="1", preschool=False)
+        m.groups[G12A].update(years=["1", "2"], members={("User", S1), ("User", S2),
+                                                         ("User", M1)})
+        m.groups["lasync:instroom"].update(orphaned=True, members=set())
+        check(pipeline.portal, tenant, m, owned, step="R13 turned four")
     finally:
         shutil.rmtree(school.dir, ignore_errors=True)
