@@ -5,7 +5,9 @@
  *
  * ParnasSys answers a bad key with HTTP 401/403 and application errors with
  * a SOAP Fault; both fail the sync at once (retrying cannot help).  5xx
- * without a fault, timeouts and connection failures are transient.
+ * without a fault or with a Server fault, 429, 408, timeouts (class
+ * las_timeout) and connection failures are transient; every other 4xx is
+ * permanent.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +57,10 @@ static fetch_verdict ps_judge(const lasync_tenant *t, size_t i,
 
 	(void)t;
 	if (r->curl != CURLE_OK) {
-		snprintf(cls, clen, r->too_large ? "las_too_large" : "las_http");
+		snprintf(cls, clen,
+			 r->too_large ? "las_too_large"
+			 : r->curl == CURLE_OPERATION_TIMEDOUT ? "las_timeout"
+							       : "las_http");
 		snprintf(reason, rlen, "ParnasSys %s: %s", ps_ops[i], r->error);
 		return lasync_http_transient(r) ? FETCH_TRANSIENT
 						: FETCH_PERMANENT;
@@ -82,8 +87,9 @@ static fetch_verdict ps_judge(const lasync_tenant *t, size_t i,
 		snprintf(cls, clen, "las_http");
 		snprintf(reason, rlen, "ParnasSys %s: HTTP %ld", ps_ops[i],
 			 r->status);
-		return r->status >= 500 || r->status == 429 ? FETCH_TRANSIENT
-							    : FETCH_PERMANENT;
+		/* 5xx, 429 and 408 pass, as lasync_http_transient() says */
+		return lasync_http_transient(r) ? FETCH_TRANSIENT
+						: FETCH_PERMANENT;
 	}
 	if (r->len == 0) {
 		snprintf(cls, clen, "las_empty");
