@@ -157,6 +157,25 @@ lasync_tenants *lasync_daemon_tenants(lasync_daemon *d)
 	return d->tenants;
 }
 
+lasync_tenant *lasync_daemon_job_tenant(lasync_daemon *d, lasync_job *job,
+					int64_t min_rev)
+{
+	bool behind;
+	lasync_tenant *t = lasync_tenants_get_rev(d->tenants, job->key,
+						  min_rev, &behind);
+
+	if (behind)
+		/* e.g. lasyncctl wrote the config just before this event */
+		lasync_job_finish(job, LASYNC_RETRY, LASYNC_CONFIG_BEHIND_MS,
+				  "tenant_config_behind",
+				  "tenant %s config revision %lld not seen yet",
+				  job->key, (long long)min_rev);
+	else if (t == NULL)
+		lasync_job_finish(job, LASYNC_DEAD, 0, "unknown_tenant",
+				  "tenant %s is not configured", job->key);
+	return t;
+}
+
 lasync_redis *lasync_daemon_redis(lasync_daemon *d)
 {
 	return d->redis;

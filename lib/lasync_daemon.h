@@ -79,6 +79,15 @@ const char *lasync_daemon_name(lasync_daemon *d);
 const char *lasync_daemon_brokers(lasync_daemon *d);
 lasync_producer *lasync_daemon_producer(lasync_daemon *d);
 lasync_tenants *lasync_daemon_tenants(lasync_daemon *d);
+
+/* lasync_daemon_job_tenant - the job's tenant (its message key) as of at
+ * least revision min_rev (the event's Header.config_revision), borrowed
+ * like lasync_tenants_get().  NULL when there is none, and then the job is
+ * finished: RETRY while this process's tenants table has not caught up
+ * with that revision yet, DEAD (unknown_tenant) when the tenant is not
+ * configured. */
+lasync_tenant *lasync_daemon_job_tenant(lasync_daemon *d, lasync_job *job,
+					int64_t min_rev);
 lasync_redis *lasync_daemon_redis(lasync_daemon *d);
 lasync_http *lasync_daemon_http(lasync_daemon *d);
 lasync_httpd *lasync_daemon_httpd(lasync_daemon *d);

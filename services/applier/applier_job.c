@@ -651,26 +651,11 @@ void applier_start(void *ctx, lasync_job *job)
 				  err[0] ? err : "key/tenant or part mismatch");
 		return;
 	}
-	bool behind;
-
-	aj->tenant = lasync_tenants_get_rev(lasync_daemon_tenants(a->d),
-					    job->key,
-					    aj->cs->header->config_revision,
-					    &behind);
-	if (behind) {
-		/* group links of a first-run apply must be in force */
-		lasync_job_finish(job, LASYNC_RETRY, LASYNC_CONFIG_BEHIND_MS,
-				  "tenant_config_behind",
-				  "tenant %s config revision %lld not seen yet",
-				  job->key,
-				  (long long)aj->cs->header->config_revision);
+	/* (the group links of a first-run apply must be in force) */
+	aj->tenant = lasync_daemon_job_tenant(a->d, job,
+					      aj->cs->header->config_revision);
+	if (aj->tenant == NULL)
 		return;
-	}
-	if (aj->tenant == NULL) {
-		lasync_job_finish(job, LASYNC_DEAD, 0, "unknown_tenant",
-				  "tenant %s is not configured", job->key);
-		return;
-	}
 	lasync_tenant_hold(aj->tenant);
 	if ((int)aj->cs->vendor != aj->tenant->vendor) {
 		lasync_job_finish(job, LASYNC_DEAD, 0, "wrong_vendor",

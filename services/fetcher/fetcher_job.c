@@ -398,26 +398,10 @@ void fetcher_start(void *ctx, lasync_job *job)
 	}
 	fjob_reset(fj, http);
 	lasync_tenant_release(fj->tenant);
-	bool behind;
-
-	fj->tenant = lasync_tenants_get_rev(lasync_daemon_tenants(f->d),
-					    job->key,
-					    fj->req->header->config_revision,
-					    &behind);
-	if (behind) {
-		/* lasyncctl wrote the config just before this request */
-		lasync_job_finish(job, LASYNC_RETRY, LASYNC_CONFIG_BEHIND_MS,
-				  "tenant_config_behind",
-				  "tenant %s config revision %lld not seen yet",
-				  job->key,
-				  (long long)fj->req->header->config_revision);
+	fj->tenant = lasync_daemon_job_tenant(f->d, job,
+					      fj->req->header->config_revision);
+	if (fj->tenant == NULL)
 		return;
-	}
-	if (fj->tenant == NULL) {
-		lasync_job_finish(job, LASYNC_DEAD, 0, "unknown_tenant",
-				  "tenant %s is not configured", job->key);
-		return;
-	}
 	lasync_tenant_hold(fj->tenant);
 	if (fj->tenant->vendor != f->v->vendor) {
 		lasync_job_finish(job, LASYNC_DEAD, 0, "wrong_vendor",

@@ -442,24 +442,11 @@ void mapper_start(void *ctx, lasync_job *job)
 					   "date");
 		goto out;
 	}
-	bool behind;
-
-	t = lasync_tenants_get_rev(lasync_daemon_tenants(m->d), job->key,
-				   mj->snap->header->config_revision, &behind);
-	if (behind) {
-		lasync_job_finish(job, LASYNC_RETRY, LASYNC_CONFIG_BEHIND_MS,
-				  "tenant_config_behind",
-				  "tenant %s config revision %lld not seen yet",
-				  job->key,
-				  (long long)mj->snap->header->config_revision);
+	t = lasync_daemon_job_tenant(m->d, job,
+				     mj->snap->header->config_revision);
+	if (t == NULL)
 		goto out;
-	}
-	mj->config_revision = t ? t->revision : 0;
-	if (t == NULL) {
-		lasync_job_finish(job, LASYNC_DEAD, 0, "unknown_tenant",
-				  "tenant %s is not configured", job->key);
-		goto out;
-	}
+	mj->config_revision = t->revision;
 	if (t->vendor != m->vendor || (int)mj->snap->vendor != m->vendor) {
 		lasync_job_finish(job, LASYNC_DEAD, 0, "wrong_vendor",
 				  "snapshot of vendor %d for a %s tenant",
