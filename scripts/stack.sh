@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # stack.sh - start, stop and inspect lasync's development stack.
 #
-# Usage: scripts/stack.sh COMMAND [--instance demo|test|bench] [--reset]
+# Usage: scripts/stack.sh COMMAND [--instance demo|test|bench|ci] [--reset]
 #                         [--timeout SECONDS] [COMPONENT...]
 #
 # Commands
@@ -22,9 +22,11 @@
 #   demo      19092 (19093)       19379  19080   19081 (19443)   19025
 #   test      29092 (29093)       29379  29080   29081 (29443)   29025
 #   bench     39092 (39093)       39379  39080   39081 (39443)   39025
+#   ci        49092 (49093)       49379  49080   49081 (49443)   49025
 #
 # The bench instance is bench/run.sh's own, so benchmarks never disturb a
-# demo or a test run.
+# demo or a test run; the ci instance is for a second test run beside one
+# on the test instance (LASYNC_TEST_INSTANCE=ci scripts/test.sh).
 #
 # The instance defaults to $LASYNC_STACK_INSTANCE, else demo. Every process
 # runs in the background in its own session, logs to files in the state
@@ -67,7 +69,7 @@ die() {
 }
 usage_error() {
 	echo "$PROG: $*" >&2
-	echo "usage: stack.sh start|stop|restart|wait|status|env|reset [--instance demo|test|bench] [--reset] [--timeout S] [component...]" >&2
+	echo "usage: stack.sh start|stop|restart|wait|status|env|reset [--instance demo|test|bench|ci] [--reset] [--timeout S] [component...]" >&2
 	exit 2
 }
 say() { echo "$PROG: $*" >&2; }
@@ -81,7 +83,8 @@ set_instance() {
 	demo) digit=1 ;;
 	test) digit=2 ;;
 	bench) digit=3 ;;
-	*) usage_error "unknown instance '$1' (demo, test or bench)" ;;
+	ci) digit=4 ;;
+	*) usage_error "unknown instance '$1' (demo, test, bench or ci)" ;;
 	esac
 	INSTANCE=$1
 	STATE="$LOCAL/stack/$INSTANCE"

@@ -8,6 +8,7 @@
 #   2. build with AddressSanitizer + UBSan (build/asan)
 #   3. C unit tests (ctest -L unit)
 #   4. the demo (scripts/demo.sh) on the test instance, checked
+#      (LASYNC_TEST_INSTANCE=ci runs steps 4-7 on the ci instance instead)
 #   5. start the *test* instance of the development stack from a clean
 #      state (its own ports, so a running demo is not disturbed); its LAS
 #      simulator serves a scratch copy of fixtures/las
@@ -27,6 +28,14 @@ cd "$ROOT"
 FUZZ_SECONDS=60
 KEEP=0
 CHAOS=1
+# The stack instance the tests run on (scripts/stack.sh): test, or ci for a
+# second run beside one on test.
+INSTANCE=${LASYNC_TEST_INSTANCE:-test}
+case "$INSTANCE" in
+test) DEMO_PORT=29101 ;;
+ci) DEMO_PORT=49101 ;;
+*) echo "test.sh: LASYNC_TEST_INSTANCE must be test or ci" >&2; exit 2 ;;
+esac
 PYTEST_ARGS=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -55,7 +64,7 @@ step "the demo, as the README gives it (on the test instance)"
 # ports (a running demo is not disturbed); it must sync the example school
 # and then show that an unchanged LAS writes nothing.
 DEMO_OUT=$(mktemp)
-LASYNC_DEMO_INSTANCE=test LASYNC_DEMO_BUILD=asan LASYNC_DEMO_PORT=29101 \
+LASYNC_DEMO_INSTANCE=$INSTANCE LASYNC_DEMO_BUILD=asan LASYNC_DEMO_PORT=$DEMO_PORT \
 	scripts/demo.sh 2>&1 | tee "$DEMO_OUT"
 grep -q ': ok (stage applier)' "$DEMO_OUT" &&
 	grep -q ': ok (stage mapper)' "$DEMO_OUT" &&
@@ -68,12 +77,12 @@ step "test stack"
 # A clean instance: its LAS simulator serves a fresh scratch copy of
 # fixtures/las (see scripts/stack.sh), which tests may add schools to.
 unset LASYNC_LASSIM_FIXTURES
-scripts/stack.sh reset --instance test >/dev/null
+scripts/stack.sh reset --instance "$INSTANCE" >/dev/null
 if [ "$KEEP" -eq 0 ]; then
-	trap 'scripts/stack.sh stop --instance test >/dev/null 2>&1 || true' EXIT
+	trap 'scripts/stack.sh stop --instance "$INSTANCE" >/dev/null 2>&1 || true' EXIT
 fi
-scripts/stack.sh start --instance test
-eval "$(scripts/stack.sh env --instance test)"
+scripts/stack.sh start --instance "$INSTANCE"
+eval "$(scripts/stack.sh env --instance "$INSTANCE")"
 export LASYNC_BUILD_DIR="$BUILD"
 
 step "Python unit, integration and end-to-end tests"

@@ -179,7 +179,8 @@ class Run:
 def stack(*args: str):
     from harness import ROOT
 
-    subprocess.run([str(ROOT / "scripts" / "stack.sh"), *args, "--instance", "test"],
+    instance = os.environ.get("LASYNC_STACK_INSTANCE", "test")
+    subprocess.run([str(ROOT / "scripts" / "stack.sh"), *args, "--instance", instance],
                    check=True, capture_output=True, timeout=300)
 
 
