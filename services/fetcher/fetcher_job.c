@@ -43,6 +43,14 @@ struct fetcher {
 	lasync_param params[6];
 };
 
+/* The context of one LAS call's callback.  It lives in its job, not on
+ * the heap: a call cancelled on abandon or shutdown never calls back, so
+ * nothing would free it there. */
+typedef struct call_ctx {
+	struct fjob *fj;
+	size_t i;
+} call_ctx;
+
 typedef struct fjob {
 	fetcher *f;
 	lasync_job *job;
@@ -51,6 +59,7 @@ typedef struct fjob {
 	char sync_date[11];
 	int64_t fetched_at, started;
 	lasync_http_xfer *x[MAX_OPS];
+	call_ctx calls[MAX_OPS];
 	char *docs[MAX_OPS];
 	size_t lens[MAX_OPS];
 	size_t outstanding;
@@ -60,11 +69,6 @@ typedef struct fjob {
 	char reason[512];
 	fetcher_tls tls;
 } fjob;
-
-typedef struct call_ctx {
-	fjob *fj;
-	size_t i;
-} call_ctx;
 
 static lasync_metric *m_fetch_seconds, *m_fetch_bytes, *m_fetch_fail;
 static lasync_metric *m_cert_expiry;
@@ -287,7 +291,6 @@ static void on_response(void *ctx, const lasync_http_result *r)
 	char cls[48], reason[512];
 	fetch_verdict v;
 
-	free(cc);
 	fj->x[i] = NULL;
 	v = fj->f->v->judge(fj->tenant, i, r, cls, sizeof(cls), reason,
 			    sizeof(reason));
@@ -446,7 +449,7 @@ void fetcher_start(void *ctx, lasync_job *job)
 	fj->outstanding = f->v->n_ops;
 	for (size_t i = 0; i < f->v->n_ops; i++) {
 		fetcher_call call = {0};
-		call_ctx *cc = lasync_xmalloc(sizeof(*cc));
+		call_ctx *cc = &fj->calls[i];
 		lasync_http_req_opts o = base;
 
 		f->v->build(fj->tenant, key, fj->sync_date, i, &call);
