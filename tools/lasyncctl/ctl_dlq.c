@@ -18,8 +18,9 @@
  * applied generation is newer) is not re-sent: its replay requests a fresh
  * full sync of the tenant instead.
  *
- * WHEN is an ISO date (2026-11-29), an ISO time (2026-11-29T08:00:00Z), or
- * a duration back from now (90m, 6h, 2d).  Output carries ids, classes and
+ * WHEN is an ISO date (2026-11-29, UTC), an ISO time (2026-11-29T08:00:00Z,
+ * or with its offset: 2026-11-29T09:00:00+01:00), or a duration back from
+ * now (90m, 6h, 2d).  Output carries ids, classes and
  * counts only; payloads (which may hold personal data) are summarised.
  */
 #include <jansson.h>
@@ -164,6 +165,46 @@ static void letters_free(letters *ls)
 	json_decref(ls->replayed);
 }
 
+/* two_digits - "00".."99" at p, or -1 */
+static long two_digits(const char *p)
+{
+	if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
+		return -1;
+	return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+/* parse_time - "YYYY-MM-DDTHH:MM:SS" then "Z", "+HH:MM", "-HH:MM" or
+ * nothing (UTC, as every time lasyncctl prints), to unix ms.  An offset is
+ * honoured, never ignored: 09:00:00+01:00 is 08:00:00Z. */
+static int parse_time(const char *s, int64_t *out)
+{
+	char d[11];
+	long day, hh, mm, ss, off = 0;
+	const char *z = s + 19;
+
+	memcpy(d, s, 10);
+	d[10] = '\0';
+	hh = two_digits(s + 11);
+	mm = two_digits(s + 14);
+	ss = two_digits(s + 17);
+	if (lasync_date_parse(d, &day) != 0 || s[13] != ':' || s[16] != ':' ||
+	    hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60)
+		return -1;
+	if (strcmp(z, "Z") == 0 || *z == '\0') {
+		off = 0;
+	} else if ((*z == '+' || *z == '-') && strlen(z) == 6 && z[3] == ':') {
+		long oh = two_digits(z + 1), om = two_digits(z + 4);
+
+		if (oh < 0 || oh > 23 || om < 0 || om > 59)
+			return -1;
+		off = (oh * 60 + om) * 60 * (*z == '-' ? -1 : 1);
+	} else {
+		return -1;
+	}
+	*out = ((int64_t)day * 86400 + hh * 3600 + mm * 60 + ss - off) * 1000;
+	return 0;
+}
+
 /* parse_when - ISO date/time or a duration back from now, to unix ms */
 static int parse_when(const char *s, int64_t *out)
 {
@@ -175,20 +216,8 @@ static int parse_when(const char *s, int64_t *out)
 		*out = (int64_t)day * 86400000;
 		return 0;
 	}
-	if (len >= 19 && s[10] == 'T') {
-		char d[11];
-		long hh, mm, ss;
-
-		memcpy(d, s, 10);
-		d[10] = '\0';
-		if (lasync_date_parse(d, &day) == 0 &&
-		    sscanf(s + 11, "%2ld:%2ld:%2ld", &hh, &mm, &ss) == 3) {
-			*out = ((int64_t)day * 86400 + hh * 3600 + mm * 60 + ss) *
-			       1000;
-			return 0;
-		}
-		return -1;
-	}
+	if (len >= 19 && s[10] == 'T')
+		return parse_time(s, out);
 	if (len < 2 || (unit != 'm' && unit != 'h' && unit != 'd'))
 		return -1;
 	char num[32];
@@ -250,7 +279,8 @@ static int parse_filter(int argc, char **argv, filter *f)
 		else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) {
 			if (parse_when(argv[++i], &f->since_ms) != 0)
 				ctl_die("--since \"%s\": use 2026-11-29, "
-					"2026-11-29T08:00:00Z, 90m, 6h or 2d",
+					"2026-11-29T08:00:00Z, "
+					"2026-11-29T09:00:00+01:00, 90m, 6h or 2d",
 					argv[i]);
 		} else if (strcmp(argv[i], "--dry-run") == 0)
 			f->dry_run = true;
