@@ -1,14 +1,18 @@
 """Dead letters: list, show, replay once the cause is fixed, loops refused,
-superseded change sets replayed as a full sync, and --since."""
+superseded change sets replayed as a full sync, --since, and a replay the
+broker refuses (recorded only once acknowledged)."""
 
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 
-from harness import wait_until
+from harness import ROOT, env, wait_until
 from test_e2e_parnassys import KEY, check_example_portal
+
+KAFKA_JARS = ROOT / ".local" / "kafka" / "jars"  # scripts/deps.sh puts the broker's jars here
 
 
 def letters(out: str) -> list[str]:
@@ -186,3 +190,61 @@ def test_since_selects_only_the_later_dead_letter(pipeline):
     wait_applied(pipeline, tenant)
     check_example_portal(pipeline.portal, tenant)
 
+
+def kafka_topic_config(topic: str, *change: str) -> dict[str, str]:
+    """The broker's ConfigCommand on one topic of this test's prefix (never
+    the broker itself): with change (e.g. "--add-config", "k=v") it alters,
+    else it describes (name -> value)."""
+    assert KAFKA_JARS.is_dir(), f"{KAFKA_JARS} is missing; run scripts/deps.sh"
+    action = ["--alter", *change] if change else ["--describe", "--all"]
+    p = subprocess.run(["java", "-cp", f"{KAFKA_JARS}/*", "kafka.admin.ConfigCommand",
+                        "--bootstrap-server", env("LASYNC_KAFKA_BROKERS"),
+                        "--entity-type", "topics", "--entity-name", topic, *action],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, f"ConfigCommand {action}: {p.stdout}\n{p.stderr}"
+    return dict(re.findall(r"^\s+([a-z.]+)=(\S*) sensitive=", p.stdout, re.M))
+
+
+def replay_records(pipeline) -> list[str]:
+    """The keys of <prefix>.dlq-replays (kcat; no topic yet: none)."""
+    p = subprocess.run(["kcat", "-b", env("LASYNC_KAFKA_BROKERS"), "-C", "-e", "-q", "-t",
+                        f"{pipeline.prefix}.dlq-replays", "-o", "beginning", "-f", "%k\\n"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return p.stdout.split()
+
+
+def test_replay_is_recorded_only_once_the_broker_acknowledged_it(pipeline):
+    pipeline.tenant("delinde", brin="99ZZ", key=KEY)
+    pipeline.start()
+    tenant = pipeline.portal_tenant("delinde")
+    dead = dead_letter_a_sync(pipeline, tenant)
+    origin = f"{pipeline.prefix}.portal-changes"
+    assert f"origin={origin}:" in dead, dead
+
+    # This test's own origin topic refuses the republish: its largest
+    # message is now smaller than the letter's change set.
+    limit = kafka_topic_config(origin)["max.message.bytes"]
+    kafka_topic_config(origin, "--add-config", "max.message.bytes=128")
+    try:
+        refused = pipeline.ctl("dlq", "replay", "--tenant", "delinde", check=False)
+    finally:
+        kafka_topic_config(origin, "--add-config", f"max.message.bytes={limit}")
+    assert refused.returncode == 1, refused
+    assert f"{origin} was not acknowledged" in refused.stderr, refused.stderr
+    assert "Message size too large" in refused.stderr, refused.stderr
+    assert "replayed 0 dead letter(s)" in refused.stdout, refused.stdout
+    still = listed(pipeline)
+    assert len(still) == 1 and "[replayed]" not in still[0] and "replays=0" in still[0], still
+    assert replay_records(pipeline) == []
+    assert pipeline.portal.users(tenant) == []
+
+    # The cause is fixed: the replay goes through, once.
+    rep = pipeline.ctl("dlq", "replay", "--tenant", "delinde").stdout
+    assert "replayed 1 dead letter(s)" in rep, rep
+    wait_applied(pipeline, tenant)
+    check_example_portal(pipeline.portal, tenant)
+    assert listed(pipeline)[0].endswith("[replayed]")
+    assert len(replay_records(pipeline)) == 1
+    again = pipeline.ctl("dlq", "replay", "--tenant", "delinde").stdout
+    assert "replayed 0 dead letter(s)" in again, again
