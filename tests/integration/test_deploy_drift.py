@@ -7,6 +7,12 @@ built daemons:
 - variables and flags: each container's LASYNC_* variables and --flags must
   be parameters its program takes (`--print-config` of the built binary,
   cross-checked with `--help`);
+- settings: each Deployment and compose service sets what its program needs
+  (what --help marks required, e.g. the fetcher's and mapper's vendor, plus
+  brokers, Redis URL and topic prefix, and the notifier's SMTP server), the
+  vendor its name says, and all of one manifest the same brokers, Redis and
+  prefix; the daemon accepts that configuration alone (--print-config). A
+  mutated copy of the chart and the compose file shows the check can fail;
 - ports: the effective --http-port / --webhook-port of each container,
   computed by the daemon itself from the manifest's environment, must be
   the port the manifest probes, exposes and annotates for scraping;
@@ -23,8 +29,10 @@ built daemons:
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,9 +42,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from test_deploy_common import (DAEMONS, DEPLOY, ROOT, binary, by_kind, compose, env_name,
-                                help_env_names, known_params, print_config, quiet_env, rendered,
-                                topic_suffixes)
+from test_deploy_common import (CHART, COMPOSE, DAEMONS, DEPLOY, ROOT, binary, by_kind, compose,
+                                env_name, help_env_names, known_params, print_config, quiet_env,
+                                rendered, topic_suffixes)
 
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from harness import Pipeline, env, wait_until  # noqa: E402
@@ -182,6 +190,149 @@ def test_ports_are_what_the_daemons_listen_on():
         if program in ("fetcher", "mapper") and cfg["vendor"] not in ("parnassys", "esis"):
             problems.append(f"{where}: vendor {cfg['vendor']}")
     assert not problems, "\n".join(problems)
+
+
+# --- what each workload must set ----------------------------------------------
+
+# Parameters whose defaults fit only a developer's machine (Kafka and Redis on
+# 127.0.0.1, the prefix "lasync" whatever the release's is): every lasync
+# container must set them, and all of one manifest to the same value. On top
+# come what a program's --help marks "(required)" (the fetcher's and mapper's
+# --vendor, --kafka-brokers) and the notifier's SMTP server.
+DEPLOYMENT_SPECIFIC = ("kafka-brokers", "redis-url", "topic-prefix")
+ALSO_NEEDED = {"notifier": {"smtp-url"}}
+
+
+@functools.lru_cache(maxsize=None)
+def required_params(program: str) -> frozenset[str]:
+    """What the program's --help marks (required)."""
+    p = subprocess.run([binary(program), "--help"], env=quiet_env(), capture_output=True,
+                       text=True, timeout=60)
+    return frozenset(re.findall(r"^\s+--([a-z0-9-]+)\s.*\(required\)$", p.stdout + p.stderr,
+                                re.M))
+
+
+def needed_params(program: str, params: dict) -> set[str]:
+    binary_name = "lasyncctl" if program == "lasync-cron" else program
+    needed = (required_params(binary_name) | set(DEPLOYMENT_SPECIFIC)
+              | ALSO_NEEDED.get(program, set()))
+    unknown = needed - params[program]
+    assert not unknown, f"{program} takes no {unknown}: update DEPLOYMENT_SPECIFIC/ALSO_NEEDED"
+    return needed
+
+
+def setting(envs: dict, args: list[str], param: str) -> str | None:
+    """What a container sets param to (flag first, as the daemons read it),
+    or None when it leaves it to the default."""
+    for i, a in enumerate(args):
+        if a.startswith(f"--{param}="):
+            return a.split("=", 1)[1]
+        if a == f"--{param}" and i + 1 < len(args):
+            return args[i + 1]
+    v = envs.get(env_name(param))
+    return None if v is None else resolve_compose_vars(v)
+
+
+def refusal(program: str, envs: dict, args: list[str]) -> str | None:
+    """The container's own configuration (image ENV, its variables and
+    flags, nothing from the caller) through --print-config: None when the
+    program accepts it, else its complaint."""
+    e = {**image_env(), **{k: resolve_compose_vars(v) for k, v in envs.items()
+                           if k.startswith("LASYNC_")}}
+    flags = [a for a in args if a.startswith("--")] if program in DAEMONS else []
+    p = subprocess.run([binary("lasyncctl" if program == "lasync-cron" else program), *flags,
+                        "--print-config"], env=quiet_env(e), capture_output=True, text=True,
+                       timeout=60)
+    if p.returncode == 0:
+        return None
+    last = (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1]
+    m = re.search(r'error="([^"]*)"', last)  # the daemons' config_invalid line
+    return m.group(1) if m else last
+
+
+def unset_settings(containers: list, params: dict) -> list[str]:
+    """Every lasync container of one manifest sets what its program needs,
+    each fetcher and mapper the vendor of its name, and all of them the same
+    brokers, Redis and topic prefix."""
+    problems, values = [], {p: {} for p in DEPLOYMENT_SPECIFIC}
+    for where, program, envs, args, *_ in containers:
+        for param in sorted(needed_params(program, params)):
+            value = setting(envs, args, param)
+            if not value:
+                problems.append(f"{where}: {program} needs {param} (env {env_name(param)} or "
+                                f"--{param}); the manifest leaves it to the default")
+            elif param in values:
+                values[param].setdefault(value, []).append(where)
+        if program in ("fetcher", "mapper"):
+            named = where.rsplit("-", 1)[-1]
+            vendor = setting(envs, args, "vendor")
+            if vendor and vendor != named:
+                problems.append(f"{where}: {program} serves vendor {vendor}, its name says {named}")
+        complaint = refusal(program, envs, args)
+        if complaint:
+            problems.append(f"{where}: {program} refuses its configuration: {complaint}")
+    for param, seen in values.items():
+        if len(seen) > 1:
+            problems.append(f"{param} differs between containers: {seen}")
+    return problems
+
+
+def test_every_workload_sets_what_its_daemon_needs(params):
+    deployments = [c for c in k8s_containers(rendered()) if c[0].startswith("Deployment/")]
+    assert {c[1] for c in deployments} == set(DAEMONS)
+    for program in ("fetcher", "mapper"):
+        assert "vendor" in needed_params(program, params), "--help no longer marks --vendor"
+    for containers in (k8s_containers(rendered()), compose_containers()):
+        problems = unset_settings(containers, params)
+        assert not problems, "\n".join(problems)
+
+
+# Each: where, the file, the text replaced, what replaces it, the problems it
+# must cause.
+MUTATIONS = {
+    "chart-without-redis": (
+        "chart", "templates/_helpers.tpl",
+        "- name: LASYNC_REDIS_URL\n  value: {{ .Values.redis.url | quote }}\n", "",
+        ("Deployment/lasync-applier: applier needs redis-url",
+         "Deployment/lasync-fetcher-esis: fetcher needs redis-url")),
+    "chart-without-vendor": (
+        "chart", "templates/deployments.yaml",
+        "            - name: LASYNC_VENDOR\n              value: {{ $w.vendor }}\n", "",
+        ("Deployment/lasync-mapper-esis: mapper needs vendor",
+         "Deployment/lasync-mapper-esis: mapper refuses its configuration: vendor is required")),
+    "compose-wrong-vendor": (
+        "compose", "docker-compose.yml",
+        "LASYNC_VENDOR: esis\n      LASYNC_HTTP_PORT: \"9101\"",
+        "LASYNC_VENDOR: parnassys\n      LASYNC_HTTP_PORT: \"9101\"",
+        ("compose/fetcher-esis: fetcher serves vendor parnassys, its name says esis",)),
+    "compose-other-prefix": (
+        "compose", "docker-compose.yml",
+        "      LASYNC_HTTP_PORT: \"9103\"\n",
+        "      LASYNC_HTTP_PORT: \"9103\"\n      LASYNC_TOPIC_PREFIX: other\n",
+        ("topic-prefix differs between containers",)),
+}
+
+
+@pytest.mark.parametrize("mutation", sorted(MUTATIONS))
+def test_a_mutated_manifest_fails_the_settings_check(mutation, params, tmp_path, monkeypatch):
+    """The check above on a temporary copy of deploy/ with one drift put in."""
+    import test_deploy_common as common
+    kind, rel, old, new, expected = MUTATIONS[mutation]
+    chart, compose_file = tmp_path / "chart", tmp_path / "docker-compose.yml"
+    shutil.copytree(CHART, chart)
+    shutil.copy(COMPOSE, compose_file)
+    monkeypatch.setattr(common, "CHART", chart)
+    monkeypatch.setattr(common, "COMPOSE", compose_file)
+    containers = k8s_containers(rendered()) if kind == "chart" else compose_containers()
+    assert not unset_settings(containers, params), "the unchanged copy must pass"
+    target = (chart / rel) if kind == "chart" else compose_file
+    text = target.read_text()
+    assert old in text, f"{mutation}: {rel} no longer holds the text to change; update MUTATIONS"
+    target.write_text(text.replace(old, new, 1))
+    containers = k8s_containers(rendered()) if kind == "chart" else compose_containers()
+    problems = unset_settings(containers, params)
+    for want in expected:
+        assert any(want in p for p in problems), f"{want!r} not in:\n" + "\n".join(problems)
 
 
 def kafka_topics(prefix: str) -> set[str]:
