@@ -1,5 +1,6 @@
 /*
- * lasync_redis.c - reconnecting hiredis client (see lasync_redis.h).
+ * lasync_redis.c - reconnecting hiredis client (see lasync_redis.h), and
+ * batches of commands sent as one pipeline.
  */
 #include "lasync_redis.h"
 
@@ -279,6 +280,99 @@ int lasync_redis_exists_many(lasync_redis *r, const char *const *keys,
 	free(argcs);
 	free(argvs);
 	free(reps);
+	return rc;
+}
+
+struct lasync_redis_batch {
+	int *argcs;
+	char ***argvs;		/* each argument a copy */
+	size_t **lens;
+	size_t n, cap;
+};
+
+lasync_redis_batch *lasync_redis_batch_new(void)
+{
+	return lasync_xcalloc(1, sizeof(lasync_redis_batch));
+}
+
+/* batch_clear - forget every queued command */
+static void batch_clear(lasync_redis_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		for (int k = 0; k < b->argcs[i]; k++)
+			free(b->argvs[i][k]);
+		free(b->argvs[i]);
+		free(b->lens[i]);
+	}
+	b->n = 0;
+}
+
+void lasync_redis_batch_free(lasync_redis_batch *b)
+{
+	if (b == NULL)
+		return;
+	batch_clear(b);
+	free(b->argcs);
+	free(b->argvs);
+	free(b->lens);
+	free(b);
+}
+
+void lasync_redis_batch_add(lasync_redis_batch *b, int argc, const char **argv,
+			    const size_t *lens)
+{
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 64;
+		b->argcs = lasync_xreallocarray(b->argcs, b->cap,
+						sizeof(*b->argcs));
+		b->argvs = lasync_xreallocarray(b->argvs, b->cap,
+						sizeof(*b->argvs));
+		b->lens = lasync_xreallocarray(b->lens, b->cap, sizeof(*b->lens));
+	}
+	b->argcs[b->n] = argc;
+	b->argvs[b->n] = lasync_xcalloc((size_t)argc, sizeof(char *));
+	b->lens[b->n] = lasync_xcalloc((size_t)argc, sizeof(size_t));
+	for (int k = 0; k < argc; k++) {
+		size_t l = lens ? lens[k] : strlen(argv[k]);
+
+		b->argvs[b->n][k] = lasync_xstrndup(argv[k], l);
+		b->lens[b->n][k] = l;
+	}
+	b->n++;
+}
+
+size_t lasync_redis_batch_len(const lasync_redis_batch *b)
+{
+	return b->n;
+}
+
+int lasync_redis_batch_flush(lasync_redis *r, lasync_redis_batch *b,
+			     char *err, size_t errlen)
+{
+	redisReply **reps;
+	int rc;
+
+	if (b->n == 0)
+		return 0;
+	reps = lasync_xcalloc(b->n, sizeof(*reps));
+	rc = lasync_redis_pipeline(r, b->n, b->argcs,
+				   (const char *const *const *)b->argvs,
+				   (const size_t *const *)b->lens, reps, err,
+				   errlen);
+	for (size_t i = 0; rc == 0 && i < b->n; i++) {
+		if (reps[i]->type == REDIS_REPLY_ERROR) {
+			snprintf(err, errlen, "redis %.16s: %.*s",
+				 b->argvs[i][0], (int)reps[i]->len,
+				 reps[i]->str);
+			lasync_metric_add(m_errors, 1);
+			rc = -1;
+		}
+	}
+	for (size_t i = 0; i < b->n; i++)
+		if (reps[i] != NULL)
+			freeReplyObject(reps[i]);
+	free(reps);
+	batch_clear(b);
 	return rc;
 }
 

@@ -54,6 +54,29 @@ int lasync_redis_claim(lasync_redis *r, const char *key, long ttl_s,
 int lasync_redis_exists_many(lasync_redis *r, const char *const *keys,
 			     size_t n, bool *out, char *err, size_t errlen);
 
+/* A batch: commands kept in memory and sent together, one pipeline, when
+ * the caller flushes - for writes whose loss costs only work (idempotency
+ * records, caches), so that a daemon does not wait one round trip per
+ * operation.  The batch owns copies of its arguments. */
+typedef struct lasync_redis_batch lasync_redis_batch;
+
+lasync_redis_batch *lasync_redis_batch_new(void);
+void lasync_redis_batch_free(lasync_redis_batch *b);
+
+/* lasync_redis_batch_add - queue one command (argv copied; lens may be
+ * NULL for C strings) */
+void lasync_redis_batch_add(lasync_redis_batch *b, int argc, const char **argv,
+			    const size_t *lens);
+
+/* lasync_redis_batch_len - commands waiting */
+size_t lasync_redis_batch_len(const lasync_redis_batch *b);
+
+/* lasync_redis_batch_flush - send every waiting command in one pipeline
+ * and forget them, whatever the outcome.  0, or -1 with err when the
+ * connection failed or a command got an error reply (the first named). */
+int lasync_redis_batch_flush(lasync_redis *r, lasync_redis_batch *b,
+			     char *err, size_t errlen);
+
 /* lasync_redis_ping - is the server reachable right now? */
 bool lasync_redis_ping(lasync_redis *r);
 

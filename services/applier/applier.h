@@ -35,7 +35,9 @@ typedef struct oprun oprun;
 
 typedef struct applier_ids applier_ids;
 
-applier_ids *applier_ids_new(void);
+/* applier_ids_new - writes to Redis are queued in later (the job's
+ * batch, borrowed), which the job flushes */
+applier_ids *applier_ids_new(lasync_redis_batch *later);
 void applier_ids_free(applier_ids *ids);
 /* applier_ids_load - read the tenant's cached ids from Redis; -1 on error */
 int applier_ids_load(applier_ids *ids, lasync_redis *r, const char *key,
@@ -44,7 +46,7 @@ const char *applier_ids_get(applier_ids *ids, const char *external_id);
 /* applier_ids_seed - remember in memory only (the reconcile preload) */
 void applier_ids_seed(applier_ids *ids, const char *external_id,
 		      const char *id);
-/* applier_ids_put - remember (and write through to Redis, best effort) */
+/* applier_ids_put - remember (and queue the write to Redis, best effort) */
 void applier_ids_put(applier_ids *ids, lasync_redis *r, const char *key,
 		     const char *external_id, const char *id);
 void applier_ids_forget(applier_ids *ids, lasync_redis *r, const char *key,
@@ -116,6 +118,11 @@ struct ajob {
 	char *auth_header;
 	char ids_key[256];
 	applier_ids *ids;
+	/* Redis writes whose loss costs only work (done operations, the id
+	 * cache): one pipeline every WRITE_BATCH operations and at the end
+	 * of the part, not a round trip each */
+	lasync_redis_batch *later;
+	char op_ttl[24];	/* --op-ttl-s as text */
 	json_t *portal;		/* reconcile: externalId -> resource doc */
 	bool preloaded;
 	oprun **runs;		/* per operation, while running */

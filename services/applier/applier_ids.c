@@ -2,7 +2,9 @@
  * applier_ids.c - the portal ids of LAS resources, cached per tenant in a
  * Redis hash ("<prefix>:{tenant}:ids", externalId -> id) and in memory for
  * one job.  The cache only saves lookups: a missing or stale entry is found
- * again through the portal (GET by externalId), so Redis may lose it.
+ * again through the portal (GET by externalId), so Redis may lose it - and
+ * its writes therefore go into the job's batch (in order: a forget after a
+ * put stays after it), sent when the job flushes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +16,14 @@
 struct applier_ids {
 	json_t *by_ext;		/* externalId -> id */
 	json_t *by_id;		/* id -> externalId */
+	lasync_redis_batch *later;
 };
 
-applier_ids *applier_ids_new(void)
+applier_ids *applier_ids_new(lasync_redis_batch *later)
 {
 	applier_ids *ids = lasync_xcalloc(1, sizeof(*ids));
 
+	ids->later = later;
 	ids->by_ext = json_object();
 	ids->by_id = json_object();
 	return ids;
@@ -85,31 +89,27 @@ void applier_ids_put(applier_ids *ids, lasync_redis *r, const char *key,
 		     const char *external_id, const char *id)
 {
 	const char *old = applier_ids_get(ids, external_id);
-	char err[200];
 
+	(void)r;
 	if (old != NULL && strcmp(old, id) == 0)
 		return;
 	remember(ids, external_id, id);
 	const char *argv[] = {"HSET", key, external_id, id};
-	redisReply *rep = lasync_redis_cmd(r, 4, argv, NULL, err, sizeof(err));
 
 	/* Best effort: a lost entry costs one lookup later. */
-	if (rep != NULL)
-		freeReplyObject(rep);
+	lasync_redis_batch_add(ids->later, 4, argv, NULL);
 }
 
 void applier_ids_forget(applier_ids *ids, lasync_redis *r, const char *key,
 			const char *external_id)
 {
 	const char *id = applier_ids_get(ids, external_id);
-	char err[200];
 
+	(void)r;
 	if (id != NULL)
 		json_object_del(ids->by_id, id);
 	json_object_del(ids->by_ext, external_id);
 	const char *argv[] = {"HDEL", key, external_id};
-	redisReply *rep = lasync_redis_cmd(r, 3, argv, NULL, err, sizeof(err));
 
-	if (rep != NULL)
-		freeReplyObject(rep);
+	lasync_redis_batch_add(ids->later, 3, argv, NULL);
 }

@@ -32,6 +32,9 @@
 #include "lasync_secret.h"
 
 #define LIST_PAGE 1000
+/* Done operations recorded per pipeline; a crash loses at most this many
+ * records, which costs that many idempotent writes on a redelivery. */
+#define WRITE_BATCH 64
 
 struct applier {
 	lasync_daemon *d;
@@ -208,11 +211,26 @@ static void ajob_free(ajob *aj)
 	lasync_secret_free(aj->token);
 	lasync_secret_free(aj->auth_header);
 	applier_ids_free(aj->ids);
+	lasync_redis_batch_free(aj->later);
 	json_decref(aj->portal);
 	free(aj);
 }
 
 /* --- the end of a part ----------------------------------------------- */
+
+/* flush_later - send the queued Redis writes (done operations, ids); a
+ * failure only costs work later, so it is worth a warning */
+static void flush_later(ajob *aj)
+{
+	char err[256];
+	size_t n = lasync_redis_batch_len(aj->later);
+
+	if (lasync_redis_batch_flush(applier_redis(aj), aj->later, err,
+				     sizeof(err)) != 0)
+		lasync_warn("redis_writes_lost",
+			    "tenant=%s writes=%zu error=%s", aj->job->key, n,
+			    lasync_q(err));
+}
 
 /* sum_parts - counts of all parts of a multi-part sync, kept in Redis */
 static int sum_parts(ajob *aj, char *err, size_t errlen)
@@ -254,6 +272,7 @@ static void part_finished(ajob *aj)
 	if (x->finished)
 		return;
 	x->finished = true;
+	flush_later(aj);
 	lasync_metric_observe(m_apply_seconds,
 			      (double)(lasync_now_ms() - aj->started) / 1000.0);
 	lasync_info("part_applied",
@@ -389,7 +408,7 @@ void applier_job_op_done(ajob *aj, size_t idx, op_outcome o,
 	const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
 		&lasync__v1__op_type__descriptor, (int)op->type);
 	const char *tname = ev ? ev->name : "op";
-	char err[256], k[256];
+	char k[256];
 
 	aj->runs[idx] = NULL;
 	aj->inflight--;
@@ -425,13 +444,14 @@ void applier_job_op_done(ajob *aj, size_t idx, op_outcome o,
 		    json_object_get(aj->corr, op->external_id) != NULL)
 			applier_link_settled(aj, op->external_id);
 		aj->counts.ops_total++;
+		/* Not recording costs a repeat of an idempotent write, so the
+		 * record goes with the next batch (flush_later). */
 		key(aj, k, sizeof(k), "op", op->op_id);
-		/* Not recording costs a repeat of an idempotent write, so a
-		 * Redis failure here is only worth a warning. */
-		if (lasync_redis_claim(applier_redis(aj), k, aj->a->op_ttl_s,
-				       err, sizeof(err)) < 0)
-			lasync_warn("op_unrecorded", "tenant=%s op=%s error=%s",
-				    aj->job->key, op->op_id, lasync_q(err));
+		const char *claim[] = {"SET", k, "1", "NX", "EX", aj->op_ttl};
+
+		lasync_redis_batch_add(aj->later, 6, claim, NULL);
+		if (lasync_redis_batch_len(aj->later) >= WRITE_BATCH)
+			flush_later(aj);
 		lasync_metric_add(m_ops, 1, tname, "done");
 		lasync_debug("op_done", "tenant=%s op=%s type=%s ext=%s wrote=%d",
 			     aj->job->key, op->op_id, tname, op->external_id,
@@ -674,7 +694,9 @@ void applier_start(void *ctx, lasync_job *job)
 					   aj->token);
 	aj->runs = lasync_xcalloc(aj->cs->n_ops + 1, sizeof(*aj->runs));
 	aj->done = lasync_xcalloc(aj->cs->n_ops + 1, sizeof(*aj->done));
-	aj->ids = applier_ids_new();
+	aj->later = lasync_redis_batch_new();
+	snprintf(aj->op_ttl, sizeof(aj->op_ttl), "%ld", a->op_ttl_s);
+	aj->ids = applier_ids_new(aj->later);
 	key(aj, aj->ids_key, sizeof(aj->ids_key), "ids", NULL);
 	if (check_redis(aj, &applied, &sync_failed, err, sizeof(err)) != 0 ||
 	    applier_ids_load(aj->ids, applier_redis(aj), aj->ids_key, err,
