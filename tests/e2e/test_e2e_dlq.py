@@ -173,7 +173,8 @@ def test_since_selects_only_the_later_dead_letter(pipeline):
     # The other forms: a day (UTC) and a duration back from now.
     day = letter_time(first).date()
     assert len(listed(pipeline, "--since", day.isoformat())) == 2
-    assert listed(pipeline, "--since", (letter_time(second).date() + timedelta(days=1)).isoformat()) == []
+    tomorrow = letter_time(second).date() + timedelta(days=1)
+    assert listed(pipeline, "--since", tomorrow.isoformat()) == []
     assert len(listed(pipeline, "--since", "1h")) == 2
     bad = pipeline.ctl("dlq", "list", "--since", "yesterday", check=False)
     assert bad.returncode != 0 and "--since \"yesterday\"" in bad.stderr, bad.stderr
@@ -248,3 +249,10 @@ def test_replay_is_recorded_only_once_the_broker_acknowledged_it(pipeline):
     assert len(replay_records(pipeline)) == 1
     again = pipeline.ctl("dlq", "replay", "--tenant", "delinde").stdout
     assert "replayed 0 dead letter(s)" in again, again
+
+
+def test_list_before_any_topic_exists(pipeline):
+    """A new installation, before `lasyncctl topics ensure`: no dead letter,
+    no replay record, and no error either."""
+    out = pipeline.ctl("dlq", "list")
+    assert out.stdout.strip() == "0 dead letter(s)", out
