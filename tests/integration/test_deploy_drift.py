@@ -367,15 +367,28 @@ def test_topics_ensure_creates_every_topic_of_lasync_kafka_h(stack_pipeline):
     pipe.ctl(*c["args"])
     pipe.topics_ready = True  # so the pipeline deletes them at the end
     assert compose()["services"]["topics"]["command"][1:] == c["args"]
-    topics = kafka_topics(pipe.prefix)
-    suffixes = topic_suffixes()
-    for macro, suffix in suffixes.items():
+    want: dict[str, set[str]] = {}
+    for macro, suffix in topic_suffixes().items():
         if macro == "LASYNC_T_DLQ_SUFFIX":
             continue
         if macro in ("LASYNC_T_SYNC_REQUESTS", "LASYNC_T_SNAPSHOTS"):
-            names = {f"{pipe.prefix}.{suffix}.{v}" for v in ("parnassys", "esis")}
+            want[macro] = {f"{pipe.prefix}.{suffix}.{v}" for v in ("parnassys", "esis")}
         else:
-            names = {f"{pipe.prefix}.{suffix}"}
+            want[macro] = {f"{pipe.prefix}.{suffix}"}
+    # A broker's metadata answer may lag a creation that was just
+    # acknowledged: ask until it lists them (or the wait fails below).
+    every = set().union(*want.values())
+    topics: set[str] = set()
+
+    def listed() -> bool:
+        nonlocal topics
+        topics = kafka_topics(pipe.prefix)
+        return every <= topics
+    try:
+        wait_until(listed, 30, "the topics in the broker's metadata")
+    except AssertionError:
+        pass
+    for macro, names in want.items():
         assert names <= topics, f"{macro}: {names - topics} not created by topics ensure"
 
 
