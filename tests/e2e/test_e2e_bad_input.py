@@ -1,27 +1,41 @@
 """Bad input gets a clear error naming its cause and loses nothing else.
 
 Each case runs next to a healthy tenant whose sync must still succeed:
-malformed LAS XML, a refused LAS key, an oversized document, a LAS that
-fails for a while, and a poison message on a topic (which ends in that
+malformed LAS XML, a refused LAS key (never retried), an oversized
+document, a LAS that fails for a while or answers too slowly (both
+retried), and a poison message on a topic (which ends in that
 topic's dead-letter topic while its partition keeps flowing).
 """
 
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
-from harness import ROOT, env, wait_until
+from harness import ROOT, cleanup_school, env, wait_until
+from test_e2e_crash import brin_for, pending_las_faults
 from test_e2e_parnassys import KEY, check_example_portal
 
 EXAMPLE = ROOT / "fixtures" / "las" / "parnassys" / "99ZZ"
 
 
-def two_tenants(pipeline, **start):
-    """'good' is the example school; 'other' is a copy of it under BRIN 98YY."""
-    pipeline.las.add_school_from(EXAMPLE, "parnassys", "98YY", "other-key", {"99ZZ": "98YY"})
+def example_copy(pipeline, tenant_id: str, n: int) -> Path:
+    """The example school under a BRIN of this test's own (n-th), as
+    tenant_id. The LAS simulator is shared: fault rules on this school touch
+    no other test's requests, and are left to be used up, never cleared for
+    everyone."""
+    brin = brin_for(pipeline.prefix, n)
+    school = pipeline.las.add_school_from(EXAMPLE, "parnassys", brin, KEY, {"99ZZ": brin})
+    pipeline.tenant(tenant_id, brin=brin, key=KEY)
+    return school
+
+
+def two_tenants(pipeline, **start) -> Path:
+    """'good' is the example school; 'other' is a copy of it (returned)."""
     pipeline.tenant("good", brin="99ZZ", key=KEY)
-    pipeline.tenant("other", brin="98YY", key="other-key")
+    other = example_copy(pipeline, "other", 1)
     pipeline.start(**start)
+    return other
 
 
 def result_line(out: str) -> str:
@@ -30,10 +44,10 @@ def result_line(out: str) -> str:
 
 
 def test_malformed_las_xml_fails_that_sync_only(pipeline):
-    two_tenants(pipeline)
+    other = two_tenants(pipeline)
     try:
-        pipeline.las.faults({"vendor": "parnassys", "school": "98YY", "operation": "getLeerlingen",
-                             "body": "malformed", "count": 1})
+        pipeline.las.faults({"vendor": "parnassys", "school": other.name,
+                             "operation": "getLeerlingen", "body": "malformed", "count": 1})
         bad = pipeline.sync("other", check=False)
         line = result_line(bad.stdout)
         assert bad.returncode == 1 and "failed (stage mapper)" in line, bad.stdout
@@ -46,8 +60,7 @@ def test_malformed_las_xml_fails_that_sync_only(pipeline):
         again = pipeline.sync("other")
         assert ": ok (stage applier)" in again.stdout, again.stdout
     finally:
-        pipeline.las.faults(None)
-        subprocess.run(["rm", "-rf", str(pipeline.las.school_dir("parnassys", "98YY"))])
+        cleanup_school(other)
 
 
 def test_refused_las_key_is_a_clear_failed_result(pipeline):
@@ -60,19 +73,48 @@ def test_refused_las_key_is_a_clear_failed_result(pipeline):
     assert pipeline.portal.stats(pipeline.portal_tenant("wrongkey"))["writes"] == 0
     status = {s["tenant"]: s for s in pipeline.status()}
     assert status["wrongkey"]["outcome"] == "failed"
+    # A refused key is permanent: failed at the first answer, never retried
+    # (retrying cannot help, and it only delays the school's message).
+    log = pipeline.log_text("fetcher")
+    assert "class=las_auth permanent=1" in log, log[-2000:]
+    assert "event=job_retry" not in log, log[-2000:]
 
 
 def test_las_failing_for_a_while_is_retried(pipeline):
-    pipeline.tenant("good", brin="99ZZ", key=KEY)
-    pipeline.start()
+    school = example_copy(pipeline, "good", 2)
     try:
-        pipeline.las.faults({"vendor": "parnassys", "school": "99ZZ", "status": 503, "count": 2})
+        pipeline.start()
+        pipeline.las.faults({"vendor": "parnassys", "school": school.name, "status": 503,
+                             "count": 2})
         out = pipeline.sync("good").stdout
         assert ": ok (stage applier)" in out, out
         assert "event=job_retry" in pipeline.log_text("fetcher")
         check_example_portal(pipeline.portal, pipeline.portal_tenant("good"))
     finally:
-        pipeline.las.faults(None)
+        cleanup_school(school)
+
+
+def test_las_timeout_is_retried(pipeline):
+    """A LAS call that outlives --las-timeout-ms is a transient failure of
+    class las_timeout: the fetch is retried and the sync ends ok."""
+    school = example_copy(pipeline, "slow", 3)
+    try:
+        pipeline.start(extra={"fetcher": ["--las-timeout-ms", "1000"]})
+        pipeline.las.faults({"vendor": "parnassys", "school": school.name,
+                             "operation": "getLeerlingen", "delay_ms": 4000, "count": 1})
+        out = pipeline.sync("slow").stdout
+        assert ": ok (stage applier)" in out, out
+        assert not pending_las_faults(pipeline, school.name), "the delay rule was never used"
+        log = pipeline.log_text("fetcher")
+        failed = [line for line in log.splitlines() if "event=las_call_failed" in line]
+        assert any("op=getLeerlingen" in line and "class=las_timeout" in line
+                   and "permanent=0" in line for line in failed), failed
+        retries = [line for line in log.splitlines() if "event=job_retry" in line]
+        assert any("tenant=slow" in line and "class=las_timeout" in line
+                   and "timed out" in line for line in retries), retries
+        check_example_portal(pipeline.portal, pipeline.portal_tenant("slow"))
+    finally:
+        cleanup_school(school)
 
 
 def test_oversized_document_is_refused_by_name(pipeline):
@@ -94,7 +136,7 @@ def kcat(*args: str, data: bytes | None = None) -> str:
 
 
 def test_poison_message_goes_to_dlq_and_the_partition_flows(pipeline):
-    two_tenants(pipeline)
+    other = two_tenants(pipeline)
     try:
         snapshots = f"{pipeline.prefix}.snapshots.parnassys"
         changes = f"{pipeline.prefix}.portal-changes"
@@ -116,7 +158,7 @@ def test_poison_message_goes_to_dlq_and_the_partition_flows(pipeline):
                 assert "lasync.error.class=decode" in line, line
                 assert "lasync.origin.offset=" in line and "lasync.stage=" in line, line
     finally:
-        subprocess.run(["rm", "-rf", str(pipeline.las.school_dir("parnassys", "98YY"))])
+        cleanup_school(other)
 
 
 def _msg(*fields: bytes) -> bytes:
@@ -158,7 +200,7 @@ def test_poison_on_every_topic_is_dead_lettered_and_the_partitions_flow(pipeline
     tenants' syncs go through.  The topics the notifier only follows
     (sync-results; portal-changes, dead-lettered by the applier) get
     garbage it skips with a warning naming the cause."""
-    two_tenants(pipeline)
+    other = two_tenants(pipeline)
     p = pipeline.prefix
     n = iter(range(100))
 
@@ -206,4 +248,4 @@ def test_poison_on_every_topic_is_dead_lettered_and_the_partitions_flow(pipeline
             "event=result_skipped") >= 2 and pipeline.log_text("notifier").count(
             "event=changeset_skipped") >= 2, 30, "the notifier to skip the garbage it follows")
     finally:
-        subprocess.run(["rm", "-rf", str(pipeline.las.school_dir("parnassys", "98YY"))])
+        cleanup_school(other)
