@@ -159,6 +159,11 @@ bool fetcher_soap_fault(const char *body, size_t len, fetcher_fault *f);
  * Client fault (bad request, unknown school, refused key) will not */
 bool fetcher_fault_transient(const fetcher_fault *f, long status);
 
+/* fetcher_transfer_class - the error class of a failed transfer:
+ * las_too_large, las_timeout or las_http (logs and metrics tell timeouts
+ * apart, whatever the vendor) */
+const char *fetcher_transfer_class(const lasync_http_result *r);
+
 /* fetcher_schooljaar - the school year of a date: "2026 / 2027" with sep
  * " / " (ParnasSys) or "-" (ESIS); a new year starts 1 August */
 void fetcher_schooljaar(const char *date, const char *sep, char *out,

@@ -164,7 +164,7 @@ static fetch_verdict es_judge(const lasync_tenant *t, size_t i,
 		v = fetcher_tls_failure(r, "ESIS", cls, clen, reason, rlen);
 		if (v != FETCH_OK)
 			return v;
-		snprintf(cls, clen, r->too_large ? "las_too_large" : "las_http");
+		snprintf(cls, clen, "%s", fetcher_transfer_class(r));
 		snprintf(reason, rlen, "ESIS %s: %s", es_ops[i], r->error);
 		return lasync_http_transient(r) ? FETCH_TRANSIENT
 						: FETCH_PERMANENT;
@@ -198,8 +198,9 @@ static fetch_verdict es_judge(const lasync_tenant *t, size_t i,
 		snprintf(cls, clen, "las_http");
 		snprintf(reason, rlen, "ESIS %s: HTTP %ld", es_ops[i],
 			 r->status);
-		return r->status >= 500 || r->status == 429 ? FETCH_TRANSIENT
-							    : FETCH_PERMANENT;
+		/* 5xx, 429 and 408 pass, as lasync_http_transient() says */
+		return lasync_http_transient(r) ? FETCH_TRANSIENT
+						: FETCH_PERMANENT;
 	}
 	if (r->len == 0) {
 		snprintf(cls, clen, "las_empty");

@@ -57,10 +57,7 @@ static fetch_verdict ps_judge(const lasync_tenant *t, size_t i,
 
 	(void)t;
 	if (r->curl != CURLE_OK) {
-		snprintf(cls, clen,
-			 r->too_large ? "las_too_large"
-			 : r->curl == CURLE_OPERATION_TIMEDOUT ? "las_timeout"
-							       : "las_http");
+		snprintf(cls, clen, "%s", fetcher_transfer_class(r));
 		snprintf(reason, rlen, "ParnasSys %s: %s", ps_ops[i], r->error);
 		return lasync_http_transient(r) ? FETCH_TRANSIENT
 						: FETCH_PERMANENT;

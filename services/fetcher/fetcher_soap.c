@@ -94,6 +94,13 @@ bool fetcher_fault_transient(const fetcher_fault *f, long status)
 	return status >= 500 && strcmp(f->faultcode, "Server") == 0;
 }
 
+const char *fetcher_transfer_class(const lasync_http_result *r)
+{
+	return r->too_large				  ? "las_too_large"
+	       : r->curl == CURLE_OPERATION_TIMEDOUT ? "las_timeout"
+						     : "las_http";
+}
+
 void fetcher_schooljaar(const char *date, const char *sep, char *out,
 			size_t len)
 {
