@@ -119,6 +119,14 @@ typedef struct lasync_school {
 	lasync_guardian *guardians;
 	size_t n_guardians;
 	size_t n_dropped_relations; /* relations to students not in the snapshot */
+	/* How the LAS groups students, set by its adapter (the rules know no
+	 * vendor): true when a class is a lesgroep whose students each have a
+	 * leerjaar (ParnasSys) - a lesgroep of several leerjaren always
+	 * becomes one jaargroep per leerjaar plus a samengestelde groep, and
+	 * a lesgroep of one leerjaar keeps its name (R3); false when a groep
+	 * is the class whatever the years (ESIS), split only when the tenant
+	 * asks (R4). */
+	bool year_placements;
 } lasync_school;
 
 /* lasync_school_new - an empty school with its own arena */

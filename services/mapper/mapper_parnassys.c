@@ -1357,6 +1357,7 @@ static int parnassys_parse(const mapper_doc *docs, size_t n,
 				      err, errlen) < 0)
 		return -1;
 	s = lasync_school_new(PARNASSYS_VENDOR);
+	s->year_placements = true; /* leerjaren: R3 */
 	c.school = s->arena;
 	c.str = s->arena;
 	c.tmp = lasync_arena_new();

@@ -395,7 +395,7 @@ static void map_subgroup(rules *r, const tuple *t, size_t n)
 static void map_class(rules *r, const tuple *t, size_t n)
 {
 	const lasync_lgroup *g = t[0].g;
-	bool parnassys = strcmp(r->vendor, "parnassys") == 0;
+	bool parnassys = r->s->year_placements;
 	bool leading = r->set->composite_groups_leading;
 	const char **ys = lasync_xcalloc(n + 1, sizeof(*ys));
 	size_t n_years = 0, i, j;
@@ -770,7 +770,10 @@ static const char *guardian_of(rules *r, const lasync_guardian *gd)
 /* map_guardians - R13: only guardians with an imported child */
 static void map_guardians(rules *r)
 {
-	bool esis = strcmp(r->vendor, "esis") == 0;
+	/* the ownership table says which LAS owns it (ESIS noodnummer) */
+	bool emergency = lasync_attr_applies(
+		lasync_attr_find(LASYNC_RES_USER, LASYNC_A_EMERGENCY),
+		LASYNC_KIND_GUARDIAN, r->s->vendor);
 
 	for (size_t i = 0; i < r->s->n_guardians; i++) {
 		const lasync_guardian *gd = &r->s->guardians[i];
@@ -792,7 +795,8 @@ static void map_guardians(rules *r)
 			set_typed(r, u, LASYNC_A_PHONE_HOME, "home", num);
 		if ((num = kept_phone(r, &gd->phone_mobile)) != NULL)
 			set_typed(r, u, LASYNC_A_PHONE_MOBILE, "mobile", num);
-		if (esis && (num = kept_phone(r, &gd->phone_emergency)) != NULL)
+		if (emergency &&
+		    (num = kept_phone(r, &gd->phone_emergency)) != NULL)
 			lasync_state_set_string(u, LASYNC_A_EMERGENCY, num);
 		if (gd->email != NULL && *gd->email != '\0')
 			set_typed(r, u, LASYNC_A_EMAIL_HOME, "home", gd->email);
@@ -905,7 +909,7 @@ lasync_state *mapper_rules_apply(const mapper_rules_in *in,
 		return NULL;
 	}
 	r.vendor = lasync_vendor_name(s->vendor);
-	if (strcmp(r.vendor, "parnassys") != 0 && strcmp(r.vendor, "esis") != 0) {
+	if (s->vendor <= 0 || strcmp(r.vendor, "unknown") == 0) {
 		snprintf(err, errlen, "rules: unknown vendor %d", s->vendor);
 		return NULL;
 	}

@@ -87,6 +87,8 @@ static lasync_school *build(int vendor, const spec *sp)
 
 	s->brin = "99ZZ";
 	s->dependance = "00";
+	/* as the adapters set it (mapper_parnassys.c, mapper_esis.c) */
+	s->year_placements = vendor == PS;
 	s->groups = lasync_arena_alloc(a, 8 * sizeof(*s->groups));
 	s->students = lasync_arena_alloc(a, 10 * sizeof(*s->students));
 	s->staff = lasync_arena_alloc(a, 4 * sizeof(*s->staff));
