@@ -475,6 +475,27 @@ static void on_lookup(void *ctx, const lasync_http_result *r)
 	run_main(run);
 }
 
+/* created_doc - what a reconcile keeps of a resource it created, for
+ * the rest of the part: a group whole (SET_MEMBERS reads its members); of
+ * a user only what the retire step reads (a user by its userName, and
+ * whether it is active).  A first import creates every profile of the
+ * school, and keeping each whole response made the applier's memory grow
+ * with the size of the schools it applies at once. */
+static json_t *created_doc(const oprun *run, json_t *doc)
+{
+	json_t *slim;
+
+	if (run->op->resource != LASYNC__V1__RESOURCE_TYPE__RESOURCE_USER)
+		return json_incref(doc);
+	slim = json_object();
+	json_object_set(slim, "id", json_object_get(doc, "id"));
+	if (json_object_get(doc, "userName") != NULL)
+		json_object_set(slim, "userName", json_object_get(doc, "userName"));
+	if (json_object_get(doc, "active") != NULL)
+		json_object_set(slim, "active", json_object_get(doc, "active"));
+	return slim;
+}
+
 static void on_create(void *ctx, const lasync_http_result *r)
 {
 	oprun *run = ctx;
@@ -512,7 +533,8 @@ static void on_create(void *ctx, const lasync_http_result *r)
 	applier_ids_put(aj->ids, applier_redis(aj), aj->ids_key,
 			run->op->external_id, id);
 	if (aj->preloaded)
-		json_object_set(aj->portal, run->op->external_id, doc);
+		json_object_set_new(aj->portal, run->op->external_id,
+				    created_doc(run, doc));
 	json_decref(doc);
 	run->created = true;
 	finish(run, OP_DONE, 0, NULL);
