@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 
 from portal_model import EXT, PORTAL_GROUP, PORTAL_USER, check
-from test_e2e_rules_parnassys import (A, C12, F, G1, G2, G3, M1, P, REK, S1, S2, S3, School,
-                                      brin_for, initial_model)
+from test_e2e_rules_parnassys import (A, C12, F, G1, G2, G3, M1, M2, M3, P, REK, S1, S2, S3,
+                                      School, brin_for, initial_model, retenant)
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -255,3 +255,113 @@ def test_first_run_links_groups_and_profiles(pipeline, tmp_path):
     assert {ids[k] for k in ("smit2", "bep", "kees")} <= {u["id"] for u in all_users}
     names = [g["displayName"] for g in all_groups]
     assert len(names) == len(set(names)), sorted(names)
+
+
+def test_new_profiles_review_queues_new_profiles_until_resolved(pipeline):
+    """R20 with new_profiles=review: a LAS profile no portal profile matches
+    is queued ("Niet gekoppelde profielen") instead of created; unique
+    matches are still linked and disputed ones queued as always. Resolving
+    with --create makes exactly one profile and empties that entry; a
+    second resolve of it is refused and nothing is duplicated. With the
+    setting back on create, what is left in the queue is created."""
+    brin = brin_for(pipeline, 22)
+    School(pipeline, brin, "k22")
+    pipeline.tenant("school", brin=brin, key="k22", settings={"new_profiles": "review"})
+    tenant = pipeline.portal_tenant("school")
+    portal = pipeline.portal
+    ids = prepopulate(portal, tenant)
+    pipeline.start()
+
+    def queue():
+        return {q["external_id"]: q for q in
+                json.loads(pipeline.ctl("links", "list", "school", "--json").stdout)}
+
+    def users_by_ext():
+        out = {}
+        for u in portal.users(tenant):
+            if u.get("externalId"):
+                assert u["externalId"] not in out, f"duplicate profile {u['externalId']}"
+                out[u["externalId"]] = u["id"]
+        return out
+
+    out = pipeline.sync("school")
+    assert ": ok (stage applier)" in out.stdout, out.stdout
+    # Daan (no portal profile like him), Ahmed and Ingrid (staff with no
+    # portal profile) would be created: queued for review instead;
+    # Marieke is disputed (two portal profiles share her e-mail).
+    q = queue()
+    assert {(e, x["kind"], x["reason"]) for e, x in q.items()} == {
+        (S2, "student", "review"), (M2, "staff", "review"), (M3, "staff", "review"),
+        (M1, "staff", "disputed")}, q
+    for e in (S2, M2, M3):
+        assert q[e]["candidates"] == [], q[e]
+        assert "decision" not in q[e], q[e]
+    text = pipeline.ctl("links", "list", "school").stdout
+    assert "Niet gekoppelde profielen of school: 4" in text, text
+    for e in (S1, S2, M1, M2, M3):
+        assert (e in text) is (e != S1), f"{e} in the listing: {text}"
+    # Unique matches are linked under their old ids; nothing queued exists.
+    by_ext = users_by_ext()
+    assert set(by_ext) == {S1, S3, A, P, F}, sorted(by_ext)
+    for ext, key in {S1: "emma", S3: "sara", A: "anna", P: "pieter", F: "fatima"}.items():
+        assert by_ext[ext] == ids[key], f"{ext} was not linked to the portal's {key}"
+    model = initial_model()
+    for e in (S2, M1, M2, M3):
+        del model.users[e]
+        for g in model.groups.values():
+            g["members"].discard(("User", e))
+    model.users[F]["of"] = set()  # Daan, her child, waits in the queue
+    check(Managed(portal), tenant, model, step="review")
+
+    # An unchanged LAS: still queued, still not created, no entry twice.
+    before = {u["id"] for u in portal.users(tenant)}
+    out = pipeline.sync("school")
+    assert ": ok (stage applier)" in out.stdout, out.stdout
+    assert {u["id"] for u in portal.users(tenant)} == before
+    assert set(queue()) == {S2, M1, M2, M3}
+
+    # Resolve: Daan and Ingrid created (Ingrid decided twice: the decision
+    # is replaced, not doubled), Marieke linked to one of her profiles.
+    pipeline.ctl("links", "resolve", "school", S2, "--create")
+    pipeline.ctl("links", "resolve", "school", M3, "--create")
+    pipeline.ctl("links", "resolve", "school", M3, "--create")
+    pipeline.ctl("links", "resolve", "school", M1, "--link", ids["smit1"])
+    q = queue()
+    assert {e: x.get("decision") for e, x in q.items()} == {
+        S2: "create", M3: "create", M1: f"link:{ids['smit1']}", M2: None}, q
+    assert {u["id"] for u in portal.users(tenant)} == before, "resolve wrote to the portal"
+    out = pipeline.sync("school")
+    assert ": ok (stage applier)" in out.stdout, out.stdout
+    after = portal.users(tenant)
+    new = [u for u in after if u["id"] not in before]
+    assert sorted(u.get("externalId") for u in new) == sorted([S2, M3]), new
+    by_ext = users_by_ext()
+    assert by_ext[M1] == ids["smit1"]
+    assert set(queue()) == {M2}, queue()
+    fatima = next(u for u in after if u["id"] == ids["fatima"])
+    assert {(r["externalId"], r["relation"]) for r in fatima[EXT]["guardianOf"]} == \
+        {(S2, "MOEDER")}
+
+    # Resolving Daan again: he is no longer queued, so it is refused and
+    # the next sync creates nothing.
+    out = pipeline.ctl("links", "resolve", "school", S2, "--create", check=False)
+    assert out.returncode == 1 and f"{S2} is not in the link queue" in out.stderr, \
+        out.stdout + out.stderr
+    ids_now = {u["id"] for u in portal.users(tenant)}
+    out = pipeline.sync("school")
+    assert ": ok (stage applier)" in out.stdout, out.stdout
+    assert {u["id"] for u in portal.users(tenant)} == ids_now
+    assert users_by_ext()[S2] == by_ext[S2]
+
+    # new_profiles back on create: Ahmed, still queued, is created.
+    retenant(pipeline, "school", {"new_profiles": "create"})
+    out = pipeline.sync("school")
+    assert ": ok (stage applier)" in out.stdout, out.stdout
+    new = [u for u in portal.users(tenant) if u["id"] not in ids_now]
+    assert [u.get("externalId") for u in new] == [M2], new
+    assert queue() == {}
+    model = initial_model()
+    model.users[M1]["roles"] = None  # create-only: the linked profile keeps the portal's
+    check(Managed(portal), tenant, model, step="created")
+    unlinked = {u["id"] for u in portal.users(tenant) if not u.get("externalId")}
+    assert unlinked == {ids[k] for k in ("smit2", "bep", "kees")}, unlinked
