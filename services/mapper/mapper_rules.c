@@ -412,8 +412,8 @@ static void map_class(rules *r, const tuple *t, size_t n)
 	if (!split && parnassys) {
 		/* one leerjaar: the jaargroep carries the lesgroep's name */
 		if (n_years == 1) {
-			char *ext = lasync_xasprintf("parnassys:jaargroep:%s:%s",
-						     g->id, ys[0]);
+			char *ext = lasync_xasprintf("%s:jaargroep:%s:%s",
+						     r->vendor, g->id, ys[0]);
 			const char *one[1] = {ys[0]};
 			lasync_sres *res = group_res(r, ext, g->name, "jaargroep",
 						     years_json(r, one, 1), true);
