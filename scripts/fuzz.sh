@@ -14,10 +14,12 @@ SECONDS_PER=${1:-60}
 DIR=$("$ROOT/scripts/build.sh" fuzz | tail -n 1)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/lasync-fuzz.XXXXXX")
 status=0
+ran=0
 
 for bin in "$DIR"/tests/fuzz/fuzz_*; do
 	[ -x "$bin" ] || continue
 	name=$(basename "$bin")
+	ran=$((ran + 1))
 	corpus_src="$ROOT/tests/fuzz/corpus/${name#fuzz_}"
 	corpus="$WORK/$name"
 	mkdir -p "$corpus"
@@ -32,5 +34,10 @@ for bin in "$DIR"/tests/fuzz/fuzz_*; do
 		grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE' "$WORK/$name.log" | tail -n 2 || true
 	fi
 done
+if [ "$ran" -eq 0 ]; then
+	# a build that produced no target must not pass as "nothing crashed"
+	echo "fuzz.sh: no fuzz_* target in $DIR/tests/fuzz; the fuzz build is broken" >&2
+	status=1
+fi
 [ "$status" -eq 0 ] && rm -rf "$WORK"
 exit "$status"
