@@ -9,6 +9,7 @@ topic's dead-letter topic while its partition keeps flowing).
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -177,18 +178,45 @@ def _sub(num: int, body: bytes) -> bytes:
     return _varint(num << 3 | 2) + _varint(len(body)) + body
 
 
-def poison_events(tenant: str, key: str) -> dict[str, bytes]:
+VENDOR_ENUM = {"parnassys": 1, "esis": 2}  # lasync.v1.Vendor
+
+
+def poison_events(tenant: str, key: str, vendor: str = "parnassys") -> dict[str, bytes]:
     """Well-formed events of each stage's input for header tenant `tenant`
     (sent under message key `key`): lasync.v1 SyncRequest, Snapshot and
-    ChangeSet, encoded by hand."""
+    ChangeSet, encoded by hand; the first two on `vendor`'s topics."""
     from test_e2e_notifier import _int, _str
 
     h = _sub(1, _header(tenant, "s-poison"))
+    v = VENDOR_ENUM[vendor]
     return {
-        "sync-requests.parnassys": _msg(h, _int(2, 1)),
-        "snapshots.parnassys": _msg(h, _int(2, 1), _str(4, "2026-11-29")),
+        f"sync-requests.{vendor}": _msg(h, _int(2, v)),
+        f"snapshots.{vendor}": _msg(h, _int(2, v), _str(4, "2026-11-29")),
         "portal-changes": _msg(h, _int(2, 1), _int(3, 1), _int(4, 1)),
     }
+
+
+def dlq_classes(pipeline, topic: str) -> list[str]:
+    """The lasync.error.class of every letter in <topic>.dlq, sorted; each
+    letter must name topic as its origin."""
+    p = pipeline.prefix
+    out = kcat("-C", "-t", f"{p}.{topic}.dlq", "-e", "-q", "-f", "%h\\n")
+    got = []
+    for line in out.splitlines():
+        if not line.strip():
+            continue
+        assert f"lasync.origin.topic={p}.{topic}" in line, line
+        got.append(line.split("lasync.error.class=")[1].split(",")[0])
+    return sorted(got)
+
+
+def produce_file(pipeline, topic: str, key: str | None, value: bytes):
+    """One message from a file (kcat -P splits stdin at newlines, and 0x0a
+    is also the tag of a protobuf's field 1); key None sends none."""
+    f = pipeline.dir / f"poison-{len(list(pipeline.dir.glob('poison-*')))}"
+    f.write_bytes(value)
+    kcat("-P", "-t", f"{pipeline.prefix}.{topic}", *(["-k", key] if key is not None else []),
+         str(f))
 
 
 def test_poison_on_every_topic_is_dead_lettered_and_the_partitions_flow(pipeline):
@@ -249,3 +277,49 @@ def test_poison_on_every_topic_is_dead_lettered_and_the_partitions_flow(pipeline
             "event=changeset_skipped") >= 2, 30, "the notifier to skip the garbage it follows")
     finally:
         cleanup_school(other)
+
+
+def test_poison_on_the_esis_topics_is_dead_lettered_and_the_partitions_flow(pipeline):
+    """The same poison on the ESIS workers' input topics
+    (sync-requests.esis, snapshots.esis), ahead of two ESIS tenants' real
+    events: no protobuf (decode), a tenant nobody configured
+    (unknown_tenant), a header naming another tenant than the key
+    (schema).  Each ends in that topic's DLQ with its class, and both ESIS
+    tenants' syncs go through."""
+    from test_e2e_esis import check_example_portal as check_esis_portal
+    from test_e2e_esis import copy_school, esis_tenant
+
+    school = copy_school(pipeline, "BasisOnline Ouderportaal")
+    try:
+        esis_tenant(pipeline, "dewilg")
+        esis_tenant(pipeline, "other", school=school)
+        pipeline.start(*pipeline.workers("esis"), "applier", "notifier")
+        topics = ("sync-requests.esis", "snapshots.esis")
+        want: dict[str, list[str]] = {t: [] for t in topics}
+        for key in ("dewilg", "other"):
+            for topic, ev in poison_events("ghost", key, vendor="esis").items():
+                if topic not in topics:
+                    continue
+                produce_file(pipeline, topic, "ghost" if key == "dewilg" else key, ev)
+                want[topic].append("unknown_tenant" if key == "dewilg" else "schema")
+            for topic in topics:
+                produce_file(pipeline, topic, key, b"\x0a\xff\xffgarbage")
+                want[topic].append("decode")
+        out = pipeline.sync("dewilg").stdout
+        assert ": ok (stage applier)" in out, out
+        out = pipeline.sync("other").stdout
+        assert ": ok (stage applier)" in out, out
+        check_esis_portal(pipeline.portal, pipeline.portal_tenant("dewilg"))
+        check_esis_portal(pipeline.portal, pipeline.portal_tenant("other"))
+        for topic, classes_wanted in want.items():
+            assert sorted(classes_wanted) == sorted(
+                ["unknown_tenant", "schema", "decode", "decode"]), classes_wanted
+            wait_until(lambda: dlq_classes(pipeline, topic) == sorted(classes_wanted), 60,
+                       f"{topic}.dlq to hold {sorted(classes_wanted)}")
+        # Each poison was judged by that topic's ESIS worker.
+        for stage, topic in (("fetcher-esis", "sync-requests.esis"),
+                             ("mapper-esis", "snapshots.esis")):
+            log = pipeline.log_text(stage)
+            assert log.count("event=dead_lettered") >= 4, (stage, log[-2000:])
+    finally:
+        shutil.rmtree(pipeline.las.school_dir("esis", school), ignore_errors=True)
