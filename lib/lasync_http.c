@@ -127,26 +127,56 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+long lasync_http_retry_after(const char *v, size_t n, time_t now)
+{
+	char buf[64];
+	size_t k = 0;
+	long s;
+
+	while (n > 0 && (*v == ' ' || *v == '\t'))
+		v++, n--;
+	while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' ||
+			 v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+	for (k = 0; k < n && buf[k] >= '0' && buf[k] <= '9'; k++)
+		;
+	if (k == n) {
+		/* delta-seconds; a longer wait than a day is a day (the
+		 * tenant's quarantine takes over from there) */
+		if (k > 9)
+			return LASYNC_HTTP_RETRY_AFTER_MAX;
+		if (lasync_parse_long(buf, 0, 999999999, &s) != 0)
+			return -1;
+		return s > LASYNC_HTTP_RETRY_AFTER_MAX
+			       ? LASYNC_HTTP_RETRY_AFTER_MAX
+			       : s;
+	}
+	/* HTTP-date (RFC 9110 10.2.3); one in the past means now */
+	time_t t = curl_getdate(buf, NULL);
+
+	if (t == (time_t)-1)
+		return -1;
+	if (t <= now)
+		return 0;
+	return t - now > LASYNC_HTTP_RETRY_AFTER_MAX
+		       ? LASYNC_HTTP_RETRY_AFTER_MAX
+		       : (long)(t - now);
+}
+
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 {
 	lasync_http_xfer *x = ud;
 	size_t n = size * nmemb;
 	static const char name[] = "retry-after:";
 
-	if (n > sizeof(name) && strncasecmp(p, name, sizeof(name) - 1) == 0) {
-		char v[32];
-		size_t o = sizeof(name) - 1, k = 0;
-
-		while (o < n && (p[o] == ' ' || p[o] == '\t'))
-			o++;
-		while (o < n && k + 1 < sizeof(v) && p[o] >= '0' && p[o] <= '9')
-			v[k++] = p[o++];
-		v[k] = '\0';
-		long s;
-
-		if (k > 0 && lasync_parse_long(v, 0, 86400, &s) == 0)
-			x->retry_after_s = s;
-	}
+	if (n > sizeof(name) && strncasecmp(p, name, sizeof(name) - 1) == 0)
+		x->retry_after_s = lasync_http_retry_after(
+			p + sizeof(name) - 1, n - (sizeof(name) - 1),
+			time(NULL));
 	return n;
 }
 

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -48,6 +49,12 @@ typedef struct lasync_http_result {
 } lasync_http_result;
 
 typedef void (*lasync_http_done_fn)(void *ctx, const lasync_http_result *r);
+
+/* lasync_http_retry_after - the wait a Retry-After value v[0..n) asks
+ * for, in seconds from now: delta-seconds or an HTTP-date, capped at
+ * LASYNC_HTTP_RETRY_AFTER_MAX; -1 when v is neither */
+#define LASYNC_HTTP_RETRY_AFTER_MAX 86400L
+long lasync_http_retry_after(const char *v, size_t n, time_t now);
 
 /* lasync_http_new - max_total connections, max_host per host */
 lasync_http *lasync_http_new(long max_total, long max_host);
