@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import json
 
+from harness import http_json
 from portal_model import EXT, PORTAL_GROUP, PORTAL_USER, check
 from test_e2e_rules_parnassys import (A, C12, F, G1, G2, G3, M1, M2, M3, P, REK, S1, S2, S3,
                                       School, brin_for, initial_model, retenant)
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+ELSEWHERE = "parnassys:jaargroep:9:9"  # a LAS group of another school
 NEWS = {"newsItems": ["nieuws-1"], "photoAlbums": ["schoolreis"]}
 CARE = {"allergies": "noten", "consents": ["foto's"]}
 
@@ -365,3 +367,73 @@ def test_new_profiles_review_queues_new_profiles_until_resolved(pipeline):
     check(Managed(portal), tenant, model, step="created")
     unlinked = {u["id"] for u in portal.users(tenant) if not u.get("externalId")}
     assert unlinked == {ids[k] for k in ("smit2", "bep", "kees")}, unlinked
+
+
+def test_first_run_apply_refuses_a_plan_the_portal_no_longer_fits(pipeline, tmp_path):
+    """A portal group chosen in the plan is deleted from the portal, or
+    linked to another LAS group, after planning: apply refuses, naming the
+    portal group's id, and nothing is applied (tenant still pending, no
+    group links, no portal writes). A new plan then applies."""
+    brin = brin_for(pipeline, 23)
+    School(pipeline, brin, "k23")
+    pipeline.tenant("school", brin=brin, key="k23", state="first_run_pending")
+    tenant = pipeline.portal_tenant("school")
+    portal = pipeline.portal
+    ids = {name: portal.create(tenant, "Groups", portal_group(name))["id"]
+           for name in ("Groep 1A", "Groep 2A", "Groep 3")}
+    pipeline.start()
+    held(pipeline.sync("school", check=False))
+    plan = tmp_path / "plan.json"
+    pipeline.ctl("first-run", "plan", "school", "--out", str(plan), "--date", "2026-11-29")
+    chosen = {g["external_id"]: g.get("portal_id") for g in json.loads(plan.read_text())["groups"]}
+    assert chosen[G3] == ids["Groep 3"] and chosen[G2] == ids["Groep 2A"], chosen
+
+    def refused(what: str) -> str:
+        writes0 = portal.stats(tenant)["writes"]
+        out = pipeline.ctl("first-run", "apply", "school", str(plan), "--wait", "60",
+                           check=False)
+        assert out.returncode == 1, f"{what}: apply did not refuse:\n{out.stdout}{out.stderr}"
+        assert "refused: the plan does not fit the portal" in out.stderr, out.stderr
+        assert "first-run applied" not in out.stdout, out.stdout
+        cfg = json.loads(pipeline.ctl("tenant", "get", "school").stdout)
+        assert cfg["state"] == "first_run_pending", f"{what}: {cfg['state']}"
+        assert not cfg.get("group_links"), f"{what}: links stored {cfg['group_links']}"
+        assert portal.stats(tenant)["writes"] == writes0, f"{what}: the portal was written"
+        assert not [r for r in portal.users(tenant) + portal.groups(tenant)
+                    if r.get("externalId") not in (None, ELSEWHERE)], \
+            f"{what}: something was applied"
+        return out.stderr
+
+    # "Groep 3" is removed from the portal after planning.
+    st, body = http_json("DELETE", f"{portal.base(tenant)}/Groups/{ids['Groep 3']}", portal.token)
+    assert st == 204, f"delete: HTTP {st} {body}"
+    err = refused("group deleted")
+    assert (f'group "Groep 3": portal group "Groep 3" ({ids["Groep 3"]}) does not exist'
+            in err), err
+    assert ids["Groep 2A"] not in err, err  # only what no longer fits is named
+
+    # "Groep 2A" gets linked to another LAS group meanwhile.
+    portal.patch(tenant, "Groups", ids["Groep 2A"],
+                 [{"op": "replace", "path": "externalId", "value": ELSEWHERE}])
+    err = refused("group linked elsewhere")
+    assert (f'portal group "Groep 2A" ({ids["Groep 2A"]}) is already linked to {ELSEWHERE}'
+            in err), err
+    assert ids["Groep 3"] in err, err
+
+    # A new plan fits the portal as it is now and applies.
+    pipeline.ctl("first-run", "plan", "school", "--out", str(plan), "--date", "2026-11-29")
+    chosen = {g["external_id"]: (g["action"], g.get("portal_id"))
+              for g in json.loads(plan.read_text())["groups"]}
+    assert chosen[G1] == ("link", ids["Groep 1A"]), chosen
+    assert chosen[G2][1] != ids["Groep 2A"] and chosen[G3] == ("create", None), chosen
+    out = pipeline.ctl("first-run", "apply", "school", str(plan), "--wait", "180",
+                       "--as-of", "2026-11-29", timeout=240)
+    assert ": ok (stage applier)" in out.stdout, out.stdout
+    cfg = json.loads(pipeline.ctl("tenant", "get", "school").stdout)
+    assert cfg["state"] == "active"
+    assert {(x["external_id"], x["portal_id"]) for x in cfg["group_links"]} == \
+        {(G1, ids["Groep 1A"])}
+    groups = {g["id"]: g for g in portal.groups(tenant)}
+    assert ids["Groep 3"] not in groups
+    assert groups[ids["Groep 1A"]].get("externalId") == G1
+    assert groups[ids["Groep 2A"]].get("externalId") == ELSEWHERE

@@ -943,9 +943,19 @@ static void check_links(json_t *plan, const pgroup *pg, size_t np,
 			if (strcmp(pg[j].id, pid) == 0)
 				hit = &pg[j];
 		if (hit == NULL) {
-			problem(p, "group \"%s\": portal group %s does not exist "
-				   "(any more)",
-				name, pid);
+			const char *was = json_string_value(
+				json_object_get(g, "portal_name"));
+
+			if (was != NULL)
+				problem(p,
+					"group \"%s\": portal group \"%s\" "
+					"(%s) does not exist (any more)",
+					name, was, pid);
+			else
+				problem(p,
+					"group \"%s\": portal group %s does "
+					"not exist (any more)",
+					name, pid);
 			continue;
 		}
 		if (hit->ext != NULL && strcmp(hit->ext, ext) != 0) {
