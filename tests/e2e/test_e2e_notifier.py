@@ -503,6 +503,70 @@ def test_r21_smtp_outage_delays_but_does_not_lose(pipeline, tmp_path):
     sink.stop()
 
 
+def test_r21_recipients_cached_for_their_time_and_deduplicated(pipeline):
+    """The entitlement holders are looked up through SCIM once per
+    --recipients-cache-s: a second suggestion within that time is mailed
+    to the cached holders without a portal request (a holder added
+    meanwhile is not mailed yet); after it, they are looked up again.
+    Every address is mailed once, whatever its letter case or how many
+    users (or managers) carry it. Portal requests are counted by the
+    portal itself (GET /_stats)."""
+    cache_s = 8
+    p = pipeline.prefix
+    portal, pt = pipeline.portal, pipeline.portal_tenant("delinde")
+    setup_notifier(pipeline, "--recipients-cache-s", str(cache_s))
+    holder = f"m.smit+{p}@delinde.example.nl"
+    late = f"admin+{p}@delinde.example.nl"
+
+    def holder_user(name, address, primary=False):
+        e = {"value": address, "type": "work"}
+        if primary:
+            e["primary"] = True
+        portal.create(pt, "Users", {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name,
+            "emails": [e], "entitlements": [{"value": NOTIFY_RIGHT}], "active": True})
+
+    # One holder on two users (other case), one holder with a manager's
+    # address: three distinct recipients in all.
+    holder_user("h1", holder)
+    holder_user("h2", holder.upper(), primary=True)
+    holder_user("h3", managers(pipeline)[1].lower())
+    want = {a.lower() for a in managers(pipeline)} | {holder.lower()}
+
+    def lookups():
+        return portal.stats(pt)["GET"]
+
+    def mail_of(sid):
+        st, _ = post(pipeline, "delinde", suggestion(sid))
+        assert st == 202
+        m = wait_mail(stack_maildir(), message_id("delinde", "suggestion", sid))
+        rcpt = [a.lower() for a in m.get_all("X-Envelope-To", [])]
+        assert len(rcpt) == len(set(rcpt)), f"{sid}: an address mailed twice: {len(rcpt)}"
+        assert len(m["To"].addresses) == len(rcpt), f"{sid}: To and envelope differ"
+        return set(rcpt)
+
+    g0 = lookups()
+    assert mail_of("s-" + uuid.uuid4().hex[:12]) == want
+    looked_up = time.monotonic()
+    assert lookups() == g0 + 1, f"first suggestion: {lookups() - g0} portal requests"
+    assert metric(pipeline, "lasync_notifier_recipient_lookups_total", outcome="ok") == 1
+
+    # Within the cache time: no portal request, the cached holders.
+    holder_user("h4", late)
+    g1 = lookups()
+    assert mail_of("s-" + uuid.uuid4().hex[:12]) == want
+    assert time.monotonic() - looked_up < cache_s, "too slow to test the cache"
+    assert lookups() == g1, "recipients looked up again within the cache time"
+    assert metric(pipeline, "lasync_notifier_recipient_lookups_total", outcome="cached") == 1
+
+    # After it: looked up again, and the new holder is mailed too.
+    time.sleep(max(0.0, cache_s + 1 - (time.monotonic() - looked_up)))
+    assert mail_of("s-" + uuid.uuid4().hex[:12]) == want | {late.lower()}
+    assert lookups() == g1 + 1, f"after the cache time: {lookups() - g1} portal requests"
+    assert metric(pipeline, "lasync_notifier_recipient_lookups_total", outcome="ok") == 2
+    assert_no_personal_data(pipeline)
+
+
 def test_r21_smtp_4xx_retries_and_5xx_dead_letters(pipeline, tmp_path):
     sink = Sink(tmp_path, "--fail-data", "451:2")
     sink.start()
