@@ -21,8 +21,10 @@ import hashlib
 import hmac
 import json
 import re
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -565,6 +567,97 @@ def test_r21_recipients_cached_for_their_time_and_deduplicated(pipeline):
     assert lookups() == g1 + 1, f"after the cache time: {lookups() - g1} portal requests"
     assert metric(pipeline, "lasync_notifier_recipient_lookups_total", outcome="ok") == 2
     assert_no_personal_data(pipeline)
+
+
+class SilentServer:
+    """A TCP server that accepts connections and never says a word (no
+    SMTP greeting): records when each connection came and when the client
+    gave up on it."""
+
+    def __init__(self, port: int):
+        self.sock = socket.create_server(("127.0.0.1", port))
+        self.sock.settimeout(0.2)
+        self.conns: list[list[float | None]] = []
+        self.lock = threading.Lock()
+        self.running = True
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while self.running:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                continue
+            rec = [time.monotonic(), None]
+            with self.lock:
+                self.conns.append(rec)
+            threading.Thread(target=self._hold, args=(c, rec), daemon=True).start()
+
+    def _hold(self, c, rec):
+        c.settimeout(0.2)
+        while self.running:
+            try:
+                if not c.recv(4096):
+                    break  # the client closed it
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+        rec[1] = time.monotonic()
+        c.close()
+
+    def closed(self) -> list[float]:
+        """How long each connection the client gave up on was held open."""
+        with self.lock:
+            return [b - a for a, b in self.conns if b is not None]
+
+    def stop(self):
+        self.running = False
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_r21_smtp_timeout_gives_up_retries_and_does_not_lose(pipeline, tmp_path):
+    """An SMTP server that accepts the connection and never answers: the
+    notifier gives up on each attempt within --smtp-timeout-ms, retries
+    later, and once a working server is back the e-mail goes out, once."""
+    timeout_ms = 1500
+    sink = Sink(tmp_path)
+    silent = SilentServer(sink.port)
+    setup_notifier(pipeline, "--smtp-url", sink.url, "--smtp-connect-timeout-ms", "1000",
+                   "--smtp-timeout-ms", str(timeout_ms), "--claim-ttl-s", "15",
+                   "--max-attempts", "100")
+    sid = "s-" + uuid.uuid4().hex[:12]
+    mid = message_id("delinde", "suggestion", sid)
+    try:
+        st, _ = post(pipeline, "delinde", suggestion(sid))
+        assert st == 202
+        # At least two attempts, each abandoned by the notifier itself.
+        held = wait_until(lambda: len(silent.closed()) >= 2 and silent.closed(), 60,
+                          "two abandoned SMTP sessions")
+        for t in held:
+            assert t < timeout_ms / 1000 + 1.0, f"an attempt waited {t:.1f}s (timeout {timeout_ms} ms)"
+        assert "curl error 28" in pipeline.log_text("notifier"), "no timeout logged"
+        assert metric(pipeline, "lasync_notifier_mails_total", kind="suggestion",
+                      outcome="retry") >= 2
+        assert suggestions(pipeline, "delinde")[sid]["mail"] in ("received", "sending")
+        assert metric(pipeline, "lasync_notifier_mails_total", kind="suggestion",
+                      outcome="failed") == 0
+    finally:
+        silent.stop()
+    # A working server on the same port: the e-mail goes out, once.
+    sink.start()
+    try:
+        m = wait_mail(sink.maildir, mid, timeout=60)
+        assert envelope_to(m) == {a.lower() for a in managers(pipeline)}
+        time.sleep(3)
+        assert len(mails(sink.maildir, mid)) == 1
+        assert suggestions(pipeline, "delinde")[sid]["mail"] == "sent"
+        assert topic_count(pipeline, "suggestions.dlq") == 0
+        assert_no_personal_data(pipeline)
+    finally:
+        sink.stop()
 
 
 def test_r21_smtp_4xx_retries_and_5xx_dead_letters(pipeline, tmp_path):
