@@ -699,6 +699,21 @@ def cmd_applier(args):
         print(f"applier summary equivalent_requests={eq['requests']} applier_writes_per_s="
               f"{a_writes / a_wall:.1f} plain_best_writes_per_s={best:.1f} "
               f"applier_vs_plain_pct={ratio:.0f}", flush=True)
+        if args.bulk:
+            # the same creates as SCIM Bulk requests: what Bulk support in
+            # the applier would buy against this portal
+            tag = f"{prefix}b{args.bulk}"
+            f = out / "equivalent-bulk.txt"
+            f.write_text(reqfile.read_text().replace(f"/{prefix}lg-", f"/{tag}-"))
+            wait_quiet(args.max_load, args.max_wait)
+            lg = subprocess.run([str(SCIMLOAD), "--base", env["LASYNC_PORTAL_URL"],
+                                 "--token-env", "LASYNC_PORTAL_TOKEN", "--concurrency", "4",
+                                 "--bulk", str(args.bulk), str(f)], env=dict(os.environ, **env),
+                                capture_output=True, text=True, timeout=args.timeout)
+            line = next((x for x in lg.stdout.splitlines() if "phase=all" in x), "")
+            print(f"applier plain_bulk bulk={args.bulk} {line.removeprefix('scimload ')} "
+                  f"exit={lg.returncode}", flush=True)
+            (out / "scimload-bulk.out").write_text(lg.stdout + lg.stderr)
     finally:
         dep.stop()
         if not args.keep:
@@ -725,6 +740,8 @@ def main(argv=None):
     a = sub.add_parser("applier", parents=[common])
     a.add_argument("--schools", type=int, default=40)
     a.add_argument("--concurrency", default="4,8,16")
+    a.add_argument("--bulk", type=int, default=100,
+                   help="also send the creates as SCIM Bulk requests of this many (0: not)")
     m = sub.add_parser("memory", parents=[common])
     m.add_argument("--tenants", default="1,100,1000")
     m.add_argument("--tenant-size", type=int, default=200)
