@@ -6,13 +6,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "lasync_kafka.h"
+#include "lasync_log.h"
 #include "lasync_mem.h"
+#include "lasync_metrics.h"
 
 struct lasync_follower {
 	rd_kafka_t *rk;
@@ -23,6 +26,18 @@ struct lasync_follower {
 	void *ctx;
 };
 
+static pthread_once_t skipped_once = PTHREAD_ONCE_INIT;
+static lasync_metric *m_skipped;
+
+static void skipped_init(void)
+{
+	m_skipped = lasync_metric_counter(
+		"lasync_state_records_skipped_total",
+		"Records of compacted state topics skipped as unusable "
+		"(undecodable, no key, key and content disagree)",
+		"topic");
+}
+
 lasync_follower *lasync_follower_new(const char *brokers, const char *topic,
 				     const char *client_id,
 				     lasync_follower_fn fn, void *ctx,
@@ -32,6 +47,8 @@ lasync_follower *lasync_follower_new(const char *brokers, const char *topic,
 	rd_kafka_conf_t *conf =
 		lasync_kafka_conf(brokers, client_id, NULL, err, errlen);
 
+	/* The family shows on /metrics from the start, at no children. */
+	pthread_once(&skipped_once, skipped_init);
 	f->fds[0] = f->fds[1] = -1;
 	if (conf == NULL)
 		goto out_free;
@@ -113,4 +130,27 @@ int lasync_follower_fd(lasync_follower *f)
 const char *lasync_follower_topic(const lasync_follower *f)
 {
 	return f->topic;
+}
+
+void lasync_follower_skipped(const rd_kafka_message_t *m, const char *cause)
+{
+	const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
+	char key[96];
+	size_t kl = 0;
+
+	pthread_once(&skipped_once, skipped_init);
+	/* Keys of state topics are ids (tenant, tenant/suggestion); a longer
+	 * one is cut, and lasync_q escapes whatever bytes it holds. */
+	if (m->key != NULL) {
+		kl = m->key_len < sizeof(key) - 1 ? m->key_len
+						  : sizeof(key) - 1;
+		memcpy(key, m->key, kl);
+	}
+	key[kl] = '\0';
+	lasync_warn("state_record_skipped",
+		    "topic=%s partition=%d offset=%lld key=%s bytes=%zu "
+		    "cause=%s",
+		    topic, (int)m->partition, (long long)m->offset,
+		    lasync_q(key), m->len, lasync_q(cause));
+	lasync_metric_add(m_skipped, 1, topic);
 }

@@ -16,6 +16,13 @@
  * record means is the caller's business (lasync_tenants.c, the notifier's
  * suggestion status).  Errors reported by librdkafka while following are
  * skipped: librdkafka retries the fetch by itself.
+ *
+ * A record the caller cannot use (undecodable, no key, a key its content
+ * contradicts) is reported with lasync_follower_skipped() and skipped; the
+ * caller keeps what it had for that key.  It is never dead-lettered: every
+ * service follows these topics, so there is no one consumer to own a
+ * letter, and stopping on it would stop them all.  The repair is a correct
+ * record or a tombstone for the key (lasyncctl).
  */
 #ifndef LASYNC_FOLLOWER_H
 #define LASYNC_FOLLOWER_H
@@ -48,5 +55,13 @@ void lasync_follower_poll(lasync_follower *f);
 int lasync_follower_fd(lasync_follower *f);
 
 const char *lasync_follower_topic(const lasync_follower *f);
+
+/* lasync_follower_skipped - report a record of a state topic that its
+ * reader skips: one warning (event=state_record_skipped) naming the topic,
+ * partition, offset, key and cause - ids only, the cause is the reader's
+ * own words, never the record's content - counted in
+ * lasync_state_records_skipped_total{topic}.  For followers and for
+ * one-off readers (lasync_kafka_catch_up callbacks) alike. */
+void lasync_follower_skipped(const rd_kafka_message_t *m, const char *cause);
 
 #endif /* LASYNC_FOLLOWER_H */

@@ -65,8 +65,7 @@ static void apply(lasync_tenants *tt, const rd_kafka_message_t *m)
 	ssize_t i;
 
 	if (m->key == NULL || kl == 0) {
-		lasync_warn("tenant_record_skipped",
-			    "offset=%lld reason=\"no key\"", (long long)m->offset);
+		lasync_follower_skipped(m, "no key");
 		return;
 	}
 	memcpy(key, m->key, kl);
@@ -84,11 +83,11 @@ static void apply(lasync_tenants *tt, const rd_kafka_message_t *m)
 	lasync_tenant *t = lasync_tenant_decode(m->payload, m->len, err,
 						sizeof(err));
 
+	/* Skipped, the tenant's previous config stays in force: a bad
+	 * record must neither stop the follower nor remove a school. */
 	if (t == NULL || strcmp(t->tenant_id, key) != 0) {
-		lasync_warn("tenant_record_skipped",
-			    "tenant=%s offset=%lld reason=%s", key,
-			    (long long)m->offset,
-			    lasync_q(t ? "key and tenant_id differ" : err));
+		lasync_follower_skipped(m, t ? "key and tenant_id differ"
+					     : err);
 		lasync_tenant_free(t);
 		return;
 	}

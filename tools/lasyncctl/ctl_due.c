@@ -26,6 +26,7 @@
 
 #include "ctl.h"
 #include "lasync_clock.h"
+#include "lasync_follower.h"
 #include "lasync_health.h"
 #include "lasync_mem.h"
 
@@ -92,8 +93,10 @@ static void take_sched(void *ctx, const rd_kafka_message_t *m)
 	char key[128];
 	size_t n = m->key_len < sizeof(key) - 1 ? m->key_len : sizeof(key) - 1;
 
-	if (m->key == NULL)
+	if (m->key == NULL || n == 0) {
+		lasync_follower_skipped(m, "no key");
 		return;
+	}
 	memcpy(key, m->key, n);
 	key[n] = '\0';
 	if (m->len == 0) {
@@ -102,10 +105,14 @@ static void take_sched(void *ctx, const rd_kafka_message_t *m)
 	}
 	json_t *v = json_loadb(m->payload, m->len, 0, NULL);
 
-	if (json_is_object(v))
-		json_object_set_new(sched, key, v);
-	else
+	/* Anything but an object is skipped; the tenant's last good record
+	 * stays, so garbage never makes a tenant look never synced. */
+	if (!json_is_object(v)) {
+		lasync_follower_skipped(m, "not a JSON object");
 		json_decref(v);
+		return;
+	}
+	json_object_set_new(sched, key, v);
 }
 
 static int64_t sched_ms(json_t *sched, const char *tenant, const char *what)

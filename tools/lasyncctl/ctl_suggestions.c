@@ -29,6 +29,7 @@
 #include "lasync_clock.h"
 #include "lasync_config.h"
 #include "lasync_event.h"
+#include "lasync_follower.h"
 #include "lasync_mem.h"
 
 typedef Lasync__V1__NotificationStatus nstatus;
@@ -54,8 +55,11 @@ static void take(void *ctx, const rd_kafka_message_t *m)
 	if (m->len > 0) {
 		st = lasync__v1__notification_status__unpack(NULL, m->len,
 							     m->payload);
-		if (st == NULL)
+		if (st == NULL) {
+			lasync_follower_skipped(
+				m, "not a NotificationStatus message");
 			return;
+		}
 	}
 	slot = json_object_get(t->by_key, key);
 	if (slot != NULL) {

@@ -17,6 +17,7 @@
 #include "lasync_clock.h"
 #include "lasync_config.h"
 #include "lasync_event.h"
+#include "lasync_follower.h"
 #include "lasync_mem.h"
 #include "lasync_result.h"
 
@@ -147,11 +148,19 @@ static void held_take(void *ctx, const rd_kafka_message_t *m)
 	if (m->key_len != strlen(hs->tenant) ||
 	    memcmp(m->key, hs->tenant, m->key_len) != 0)
 		return;
+	Lasync__V1__HeldSync *h = NULL;
+
+	/* An undecodable record is skipped and the held sync before it
+	 * stays: garbage must not make a held sync look decided or gone. */
+	if (m->len > 0 &&
+	    (h = lasync__v1__held_sync__unpack(NULL, m->len, m->payload)) ==
+		    NULL) {
+		lasync_follower_skipped(m, "not a HeldSync message");
+		return;
+	}
 	if (hs->last)
 		lasync__v1__held_sync__free_unpacked(hs->last, NULL);
-	hs->last = m->len ? lasync__v1__held_sync__unpack(NULL, m->len,
-							   m->payload)
-			  : NULL;
+	hs->last = h;
 }
 
 /* decide - R17: approve or reject the tenant's held sync */

@@ -189,7 +189,9 @@ int main(int argc, char **argv)
 	const lasync_param *tables[] = {params, NULL};
 
 	memset(&c, 0, sizeof(c));
-	lasync_log_init("lasyncctl", LASYNC_LOG_ERROR);
+	/* Warnings too: a state record lasyncctl skips (undecodable, see
+	 * lasync_follower_skipped) is what the operator must repair. */
+	lasync_log_init("lasyncctl", LASYNC_LOG_WARN);
 	if (argc > 64)
 		ctl_die("too many arguments");
 	/* Global flags come before the command; the command's own flags
