@@ -10,10 +10,11 @@ topic's dead-letter topic while its partition keeps flowing).
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
-from harness import ROOT, cleanup_school, env, wait_until
+from harness import ROOT, cleanup_school, env, metric_sum, wait_until
 from test_e2e_crash import brin_for, pending_las_faults
 from test_e2e_parnassys import KEY, check_example_portal
 
@@ -323,3 +324,99 @@ def test_poison_on_the_esis_topics_is_dead_lettered_and_the_partitions_flow(pipe
             assert log.count("event=dead_lettered") >= 4, (stage, log[-2000:])
     finally:
         shutil.rmtree(pipeline.las.school_dir("esis", school), ignore_errors=True)
+
+
+GARBAGE = b"\x0a\xff\xffgarbage: not a record"
+
+
+def skipped_lines(text: str, topic: str) -> list[str]:
+    return [ln for ln in text.splitlines()
+            if "event=state_record_skipped" in ln and f"topic={topic} " in ln]
+
+
+def test_garbage_on_state_topics_is_skipped_and_followed_past(pipeline):
+    """Undecodable records on the compacted state topics every service
+    follows (tenants; held-syncs, schedule and suggestion-status for
+    lasyncctl and the notifier) are skipped with one warning naming topic,
+    offset and cause, and counted; nobody stops or stalls on them.  A
+    tenant's config change put after the garbage is applied (its sync,
+    failing on a wrong LAS key before, then goes through); the tenant put
+    before it still syncs; a daemon restarted with the garbage in the
+    topic loads past it."""
+    p = pipeline.prefix
+    wrong, right = pipeline.dir / "good-wrong.key", pipeline.dir / "good.key"
+    wrong.write_text("not-the-key\n")
+    right.write_text(KEY + "\n")
+    pipeline.tenant("good", brin="99ZZ", key=KEY, las={"key_ref": f"file:{wrong}"})
+    other = example_copy(pipeline, "other", 4)
+    try:
+        pipeline.start()
+        bad = pipeline.sync("good", check=False)
+        assert "failed (stage fetcher)" in result_line(bad.stdout), bad.stdout
+
+        tenants, held = f"{p}.tenants", f"{p}.held-syncs"
+        schedule, status = f"{p}.schedule", f"{p}.suggestion-status"
+        # The schedule holds a good record for each tenant (both due, never
+        # synced); the syncs it requests run later, after good's fix.
+        due = pipeline.ctl("sync", "--due", "--now", "2026-11-29T06:00")
+        assert "requested 2 sync(s)" in due.stdout, due.stdout
+        for key in ("good", "ghost"):
+            produce_file(pipeline, "tenants", key, GARBAGE)
+        produce_file(pipeline, "held-syncs", "good", GARBAGE)
+        produce_file(pipeline, "schedule", "good", GARBAGE)
+        produce_file(pipeline, "suggestion-status", "good/s-garbage", GARBAGE)
+
+        daemons = ("fetcher", "mapper", "applier", "notifier")
+        for name in daemons:
+            wait_until(lambda: len(skipped_lines(pipeline.log_text(name), tenants)) == 2, 30,
+                       f"{name} to skip both garbage records of {tenants}")
+        # Loading from the beginning with the garbage in it: no crash.
+        mapper = pipeline.daemons["mapper"]
+        mapper.signal(signal.SIGTERM)
+        assert mapper.wait_exit(15) == 0
+        pipeline.restart("mapper")
+        for name in daemons:
+            lines = skipped_lines(pipeline.log_text(name), tenants)
+            assert len(lines) == (4 if name == "mapper" else 2), (name, lines)
+            for ln in lines:
+                assert "level=warn " in ln, ln
+                assert "offset=" in ln and "partition=" in ln, ln
+                assert 'cause="not a TenantConfig message' in ln, ln
+                assert "garbage" not in ln, f"the record's content reached the log: {ln}"
+            m = pipeline.daemons[name].metrics()
+            assert metric_sum(m, "lasync_state_records_skipped_total", topic=tenants) == 2, name
+        assert len({ln.split("offset=")[1].split()[0] + ln.split("key=")[1].split()[0]
+                    for ln in skipped_lines(pipeline.log_text("fetcher"), tenants)}) == 2
+
+        # A config change after the garbage is picked up by every stage.
+        pipeline.tenant("good", brin="99ZZ", key=KEY, las={"key_ref": f"file:{right}"})
+        out = pipeline.sync("good").stdout
+        assert ": ok (stage applier)" in out, out
+        check_example_portal(pipeline.portal, pipeline.portal_tenant("good"))
+        # other, put before the garbage, synced (by the schedule) and
+        # syncs: unchanged now, so the mapper ends it.
+        out = pipeline.sync("other").stdout
+        assert ": ok (stage " in out, out
+        assert len(pipeline.portal.users(pipeline.portal_tenant("other"))) == \
+            len(pipeline.portal.users(pipeline.portal_tenant("good"))) > 0
+
+        # lasyncctl reads past the garbage too, saying so on stderr: the
+        # tenant's schedule record before it stays (nothing is due again),
+        # and garbage on held-syncs is no held sync.
+        again = pipeline.ctl("sync", "--due", "--now", "2026-11-29T06:30")
+        assert "requested 0 sync(s)" in again.stdout, again.stdout
+        assert skipped_lines(again.stderr, schedule), again.stderr
+        assert 'cause="not a JSON object"' in again.stderr, again.stderr
+        assert skipped_lines(again.stderr, tenants), "lasyncctl follows the tenants topic too"
+        rej = pipeline.ctl("sync", "reject", "good", check=False)
+        assert rej.returncode == 1 and "no held sync" in rej.stderr, rej.stderr
+        assert skipped_lines(rej.stderr, held), rej.stderr
+        # The notifier's suggestion status: skipped with a warning, the
+        # notifier still runs.
+        wait_until(lambda: "event=status_record_skipped" in pipeline.log_text("notifier")
+                   and f"topic={status}" in pipeline.log_text("notifier"), 30,
+                   "the notifier to skip the garbage suggestion status")
+        for name in daemons:
+            assert pipeline.daemons[name].running(), f"{name} stopped"
+    finally:
+        cleanup_school(other)
