@@ -39,8 +39,8 @@ void lasync_arena_free(lasync_arena *a)
 	free(a);
 }
 
-/* lasync_arena_alloc - take n bytes from the head chunk, or start a new one */
-void *lasync_arena_alloc(lasync_arena *a, size_t n)
+/* take - n bytes from the head chunk, or start a new one; not zeroed */
+static void *take(lasync_arena *a, size_t n, size_t *taken)
 {
 	size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
 	struct chunk *c = a->head;
@@ -60,13 +60,24 @@ void *lasync_arena_alloc(lasync_arena *a, size_t n)
 
 	c->used += need;
 	a->used += need;
+	*taken = need;
+	return p;
+}
+
+/* lasync_arena_alloc - n zeroed bytes */
+void *lasync_arena_alloc(lasync_arena *a, size_t n)
+{
+	size_t need;
+	void *p = take(a, n, &need);
+
 	memset(p, 0, need);
 	return p;
 }
 
 char *lasync_arena_strndup(lasync_arena *a, const char *s, size_t n)
 {
-	char *d = lasync_arena_alloc(a, n + 1);
+	size_t need;
+	char *d = take(a, n + 1, &need); /* every byte is written: no memset */
 
 	memcpy(d, s, n);
 	d[n] = '\0';
