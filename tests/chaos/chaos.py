@@ -23,6 +23,12 @@ SCHOOLS = 3
 # Big enough that every fault lands in the middle of the syncs (about 2,000
 # users in all); LASYNC_CHAOS_STUDENTS changes it for a longer run.
 STUDENTS = int(os.environ.get("LASYNC_CHAOS_STUDENTS", "300"))
+# One ESIS school besides (its own fetcher and mapper workers, mutual TLS),
+# so every fault also hits the other vendor's path: half the size, to keep
+# the suite's time, which still has its sync in flight at every fault (each
+# "inject:" line names the syncs in flight).
+ESIS_STUDENTS = int(os.environ.get("LASYNC_CHAOS_ESIS_STUDENTS", str(max(STUDENTS // 2, 1))))
+ESIS_DEPENDANCE = "01"
 # Parent suggestions posted to each school's webhook during the fault: each
 # must end as exactly one e-mail.
 SUGGESTIONS = 3
@@ -42,23 +48,37 @@ def brin(pipeline, n: int) -> str:
 
 class Run:
     """Schools registered, daemons started, syncs requested in the
-    background; the caller injects a fault while they run."""
+    background; the caller injects a fault while they run.  SCHOOLS
+    ParnasSys schools and one ESIS school (tenant "esis0", served by the
+    daemons "fetcher-esis" and "mapper-esis")."""
 
     def __init__(self, pipeline, extra: dict | None = None):
+        from test_e2e_esis import certs
+
         self.p = pipeline
         self.tenants = []
         self.dirs = []
-        self.brins = []
+        self.schools: dict[str, tuple[str, str]] = {}  # tenant -> (vendor, LAS school id)
         for i in range(SCHOOLS):
             b = brin(pipeline, i)
-            self.brins.append(b)
             key = f"chaos-{i}"
             self.dirs.append(pipeline.las.generate("parnassys", b, STUDENTS, seed=100 + i, key=key))
             t = f"school{i}"
             pipeline.tenant(t, brin=b, key=key, webhook_secret=SECRET,
                             manager_emails=[f"ict+{pipeline.prefix}@{t}.example.nl"])
             self.tenants.append(t)
-        pipeline.start(extra=extra)
+            self.schools[t] = ("parnassys", b)
+        b, key, t = brin(pipeline, SCHOOLS), "chaos-esis", "esis0"
+        pipeline.las.generate("esis", b, ESIS_STUDENTS, seed=200, key=key,
+                              extra=["--dependance", ESIS_DEPENDANCE])
+        self.dirs.append(pipeline.las.school_dir("esis", b + ESIS_DEPENDANCE))
+        pipeline.tenant(t, brin=b, dependance=ESIS_DEPENDANCE, key=key, vendor="esis",
+                        las=certs(pipeline), webhook_secret=SECRET,
+                        manager_emails=[f"ict+{pipeline.prefix}@{t}.example.nl"])
+        self.tenants.append(t)
+        self.schools[t] = ("esis", b + ESIS_DEPENDANCE)
+        pipeline.start("fetcher", "mapper", "applier", "notifier", *pipeline.workers("esis"),
+                       extra=extra)
         self.syncs = []
         self.sids: list[tuple[str, str]] = []
         self.poster: threading.Thread | None = None
@@ -73,7 +93,8 @@ class Run:
                     sid = f"chaos-{t}-{i}-{uuid.uuid4().hex[:8]}"
                     body = json.dumps({
                         "suggestionId": sid,
-                        "parent": {"id": "p-" + sid, "externalId": f"parnassys:guardian:{i}"},
+                        "parent": {"id": "p-" + sid,
+                                   "externalId": f"{self.schools[t][0]}:guardian:{i}"},
                         "children": [{"id": "c-1", "externalId": None,
                                       "displayName": "Kind"}],
                         "changes": [{"field": "phoneMobile", "old": "06-00000000",
@@ -115,6 +136,15 @@ class Run:
                  "--as-of", "2026-11-29", "--wait", "900"],
                 env=envp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
 
+    def inject(self, what: str):
+        """Report a fault about to be injected, with the schools whose
+        sync is still running (both vendors should be among them)."""
+        if not self.syncs:
+            say(f"inject: {what} [before the syncs start]")
+            return
+        busy = [t for t, proc in zip(self.tenants, self.syncs) if proc.poll() is None]
+        say(f"inject: {what} [in flight: {', '.join(busy) or 'none'}]")
+
     def portal_faults(self, rule: dict | None):
         """Arm (or, with None, clear) a fault on each school's own portal
         tenant only: other tests on the shared portal are not touched."""
@@ -130,10 +160,15 @@ class Run:
                 assert st in (200, 201, 204), body
 
     def las_faults(self, rules: list[dict]):
-        """Arm LAS faults on each school's BRIN only (rules are counted:
-        one left unused stays on a BRIN no other test uses)."""
-        self.p.las.faults([dict(r, vendor="parnassys", school=self.brins[i])
-                           for i in range(len(self.tenants)) for r in rules])
+        """Arm LAS faults on each school only, ParnasSys and ESIS (rules
+        are counted: one left unused stays on a school no other test
+        uses)."""
+        self.p.las.faults([dict(r, vendor=vendor, school=school)
+                           for vendor, school in self.schools.values() for r in rules])
+
+    def vendor_daemons(self, name: str) -> list[str]:
+        """The daemons of one kind: a fetcher or mapper per vendor."""
+        return [name, f"{name}-esis"] if name in ("fetcher", "mapper") else [name]
 
     def writes(self) -> int:
         return sum(self.p.portal.stats(self.p.portal_tenant(t))["writes"] for t in self.tenants)
@@ -157,8 +192,13 @@ class Run:
                 assert ": ok (stage applier)" in again.stdout, again.stdout
 
     def verify(self):
+        # One tenant at a time: each check is a full reconcile that lists
+        # the whole portal, within the applier's (in one fault, short)
+        # portal timeout.
         for t in self.tenants:
-            say("verified " + portal_matches_las(self.p, t))
+            vendor = self.schools[t][0]
+            mapper = "mapper" if vendor == "parnassys" else f"mapper-{vendor}"
+            say(f"verified ({vendor}) " + portal_matches_las(self.p, t, mapper=mapper))
         if not self.sids:
             return
         maildir = stack_maildir()

@@ -1,5 +1,6 @@
 """The chaos suite (DESIGN §2): each fault is injected while several
-schools sync at once, and each must end with every portal exactly as its
+schools sync at once (ParnasSys and ESIS, each vendor with its own
+fetcher and mapper), and each must end with every portal exactly as its
 LAS says and nothing duplicated.  Run by scripts/test.sh after the other
 tests (it restarts Kafka and Redis of the test stack), or alone with
 scripts/chaos.sh.  Each test prints what it injected and what it verified.
@@ -14,6 +15,7 @@ import pytest
 
 from chaos import Run, pause, say, stack
 from harness import env
+from test_e2e_crash import pending_las_faults
 
 
 @pytest.mark.parametrize("daemon", ["fetcher", "mapper", "applier", "notifier"])
@@ -25,13 +27,16 @@ def test_sigkill_each_daemon(pipeline, daemon):
             pause(0.3)  # while fetching and mapping
         else:
             run.wait_writes(200)
-        say(f"inject: SIGKILL lasync-{daemon} in the middle of {len(run.tenants)} syncs, "
-            f"restart it after 1 s")
-        d = pipeline.daemons[daemon]
-        d.signal(signal.SIGKILL)
-        d.wait_exit(10)
+        names = run.vendor_daemons(daemon)
+        run.inject(f"SIGKILL lasync-{daemon} ({', '.join(names)}) in the middle of "
+            f"{len(run.tenants)} syncs, restart after 1 s")
+        for name in names:
+            pipeline.daemons[name].signal(signal.SIGKILL)
+        for name in names:
+            pipeline.daemons[name].wait_exit(10)
         pause(1)
-        pipeline.restart(daemon)
+        for name in names:
+            pipeline.restart(name)
         run.finish()
         run.verify()
     finally:
@@ -43,7 +48,7 @@ def test_kafka_restart(pipeline):
     try:
         run.start_syncs()
         run.wait_writes(200)
-        say("inject: restart Kafka (stop, start) while schools sync")
+        run.inject("restart Kafka (stop, start) while schools sync")
         stack("restart", "kafka")
         run.finish()
         run.verify()
@@ -56,11 +61,11 @@ def test_redis_restart_and_flush(pipeline):
     try:
         run.start_syncs()
         run.wait_writes(200)
-        say("inject: restart Redis while schools sync")
+        run.inject("restart Redis while schools sync")
         stack("restart", "redis")
         run.wait_writes(run.writes() + 100)
         port = env("LASYNC_REDIS_URL").rsplit(":", 1)[1]
-        say("inject: FLUSHALL - every idempotency key and expected state lost")
+        run.inject("FLUSHALL - every idempotency key and expected state lost")
         subprocess.run(["redis-cli", "-p", port, "FLUSHALL"], check=True, capture_output=True)
         run.finish()
         run.verify()
@@ -76,13 +81,13 @@ def test_portal_500_429_and_timeouts(pipeline):
         # "For a while": within the applier's retry budget, so the syncs
         # get through; past it they would end failed, be dead-lettered,
         # and Run.finish would sync them again.
-        say("inject: each school's portal answers 500 to its next 3 requests")
+        run.inject("each school's portal answers 500 to its next 3 requests")
         run.portal_faults({"status": 500, "count": 3})
         run.wait_writes(run.writes() + 100)
-        say("inject: each school's portal answers 429 Retry-After: 1 to its next 3 requests")
+        run.inject("each school's portal answers 429 Retry-After: 1 to its next 3 requests")
         run.portal_faults({"status": 429, "retry_after": 1, "count": 3})
         run.wait_writes(run.writes() + 100)
-        say("inject: each school's portal takes 3 s (over the applier's 2 s timeout) for its "
+        run.inject("each school's portal takes 3 s (over the applier's 2 s timeout) for its "
             "next 2 requests")
         run.portal_faults({"delay_ms": 3000, "count": 2})
         run.finish()
@@ -96,11 +101,14 @@ def test_portal_500_429_and_timeouts(pipeline):
 def test_las_failing(pipeline):
     run = Run(pipeline)
     try:
-        say("inject: each school's LAS answers 503 to its next 2 calls and cuts its next "
-            "connection")
+        run.inject("each school's LAS (ParnasSys and ESIS) answers 503 to its next 2 calls "
+            "and cuts its next connection")
         run.las_faults([{"status": 503, "count": 2}, {"body": "disconnect", "count": 1}])
         run.start_syncs()
         run.finish()
+        for vendor, school in run.schools.values():
+            assert not pending_las_faults(pipeline, school), f"{vendor} {school}: a fault unused"
+        say("verified: every school's LAS faults were used up (both vendors)")
         run.verify()
     finally:
         run.cleanup()
@@ -111,12 +119,12 @@ def test_two_appliers_rebalance(pipeline):
     try:
         run.start_syncs()
         run.wait_writes(150)
-        say("inject: a second applier joins the group in the middle of the syncs")
+        run.inject("a second applier joins the group in the middle of the syncs")
         second = pipeline.daemon("applier", instance="-2")
         second.start()
         second.wait_ready()
         run.wait_writes(run.writes() + 300)
-        say("inject: the first applier stops (SIGTERM); its partitions move to the second")
+        run.inject("the first applier stops (SIGTERM); its partitions move to the second")
         first = pipeline.daemons["applier"]
         first.signal(signal.SIGTERM)
         assert first.wait_exit(15) == 0
