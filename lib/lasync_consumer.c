@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -576,6 +577,11 @@ out_store:
 	job_free(c, j);
 	part_next(c, pt);
 	store_offset(c, pt);
+	if (c->inflight == 0)
+		/* Idle: give the heap the last jobs grew back to the system,
+		 * so RSS shows what the daemon holds, not its busiest hour
+		 * (a national first import leaves hundreds of MB behind). */
+		malloc_trim(0);
 }
 
 /* orphan_settle - the last report of an abandoned job frees it */
