@@ -142,8 +142,7 @@ class Run:
         if not self.syncs:
             say(f"inject: {what} [before the syncs start]")
             return
-        busy = [t for t, proc in zip(self.tenants, self.syncs) if proc.poll() is None]
-        say(f"inject: {what} [in flight: {', '.join(busy) or 'none'}]")
+        say(f"inject: {what} [in flight: {', '.join(self.in_flight()) or 'none'}]")
 
     def portal_faults(self, rule: dict | None):
         """Arm (or, with None, clear) a fault on each school's own portal
@@ -173,8 +172,16 @@ class Run:
     def writes(self) -> int:
         return sum(self.p.portal.stats(self.p.portal_tenant(t))["writes"] for t in self.tenants)
 
+    def in_flight(self) -> list[str]:
+        """The tenants whose requested sync has not ended yet."""
+        return [t for t, proc in zip(self.tenants, self.syncs) if proc.poll() is None]
+
     def wait_writes(self, n: int, timeout: float = 300):
-        wait_until(lambda: self.writes() >= n, timeout, f"{n} portal writes across tenants")
+        """Wait for n portal writes, or for every sync to have ended: a
+        fault can make them all fail (retries exhausted under a slow
+        portal), and then no write comes; finish() syncs them again."""
+        wait_until(lambda: self.writes() >= n or (self.syncs and not self.in_flight()),
+                   timeout, f"{n} portal writes across tenants")
 
     def finish(self, timeout: float = 900):
         """Wait for the requested syncs; a sync the fault made fail is run
