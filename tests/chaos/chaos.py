@@ -56,6 +56,14 @@ class Run:
         from test_e2e_esis import certs
 
         self.p = pipeline
+        # A notifier killed between its send claim and its record leaves
+        # the claim to expire before the restarted one may send (DESIGN
+        # §2's one window).  The default claim TTL (300 s) outlasts the
+        # suite's 180 s wait for the mails; a shorter one, still above the
+        # SMTP timeouts as the notifier demands, keeps the fault testable.
+        extra = dict(extra or {})
+        extra["notifier"] = ["--claim-ttl-s", "60", "--smtp-connect-timeout-ms", "5000",
+                             "--smtp-timeout-ms", "20000"] + list(extra.get("notifier", []))
         self.tenants = []
         self.dirs = []
         self.schools: dict[str, tuple[str, str]] = {}  # tenant -> (vendor, LAS school id)
