@@ -313,9 +313,11 @@ static void apply(void *ctx, const rd_kafka_message_t *msg)
 	r = lasync__v1__notification_status__unpack(NULL, msg->len,
 						    msg->payload);
 	if (r == NULL || r->tenant_id[0] == '\0' || r->kind[0] == '\0') {
-		lasync_warn("status_record_skipped",
-			    "topic=%s offset=%lld reason=\"undecodable\"",
-			    ns->topic_name, (long long)msg->offset);
+		/* one warning and lasync_state_records_skipped_total, as
+		 * every reader of a state topic reports it */
+		lasync_follower_skipped(msg, r == NULL
+						     ? "not a NotificationStatus"
+						     : "no tenant or kind");
 		if (r)
 			lasync__v1__notification_status__free_unpacked(r, NULL);
 		return;

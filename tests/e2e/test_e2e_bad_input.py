@@ -413,9 +413,10 @@ def test_garbage_on_state_topics_is_skipped_and_followed_past(pipeline):
         assert skipped_lines(rej.stderr, held), rej.stderr
         # The notifier's suggestion status: skipped with a warning, the
         # notifier still runs.
-        wait_until(lambda: "event=status_record_skipped" in pipeline.log_text("notifier")
-                   and f"topic={status}" in pipeline.log_text("notifier"), 30,
+        wait_until(lambda: skipped_lines(pipeline.log_text("notifier"), status), 30,
                    "the notifier to skip the garbage suggestion status")
+        assert metric_sum(pipeline.daemons["notifier"].metrics(),
+                          "lasync_state_records_skipped_total", topic=status) == 1
         for name in daemons:
             assert pipeline.daemons[name].running(), f"{name} stopped"
     finally:
