@@ -893,8 +893,17 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		 * and nothing was stored since, and a synchronous commit in
 		 * the callback that rd_kafka_consumer_close() runs can block
 		 * for ever in librdkafka 2.0.2. */
-		if (!lost && !c->stopping)
-			rd_kafka_commit(rk, NULL, 0);
+		if (!lost && !c->stopping) {
+			rd_kafka_resp_err_t ce = rd_kafka_commit(rk, NULL, 0);
+
+			/* the next owner redoes what this commit would have
+			 * covered (at-least-once): say so */
+			if (ce != RD_KAFKA_RESP_ERR_NO_ERROR &&
+			    ce != RD_KAFKA_RESP_ERR__NO_OFFSET)
+				lasync_warn("revoke_commit_failed",
+					    "count=%d error=\"%s\"", parts->cnt,
+					    rd_kafka_err2str(ce));
+		}
 		for (size_t i = 0; i < n; i++)
 			part_drop(c, pts[i]);
 		free(pts);
@@ -1138,6 +1147,23 @@ int64_t lasync_consumer_lag(lasync_consumer *c)
 	return lag;
 }
 
+/* LEAVE_WAIT_MS - how long close waits for the revoke after unsubscribing */
+#define LEAVE_WAIT_MS 2000
+
+/* assigned - how many partitions the consumer holds now */
+static int assigned(rd_kafka_t *rk)
+{
+	rd_kafka_topic_partition_list_t *l = NULL;
+	int n = 0;
+
+	if (rd_kafka_assignment(rk, &l) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    l != NULL)
+		n = l->cnt;
+	if (l != NULL)
+		rd_kafka_topic_partition_list_destroy(l);
+	return n;
+}
+
 void lasync_consumer_close(lasync_consumer *c)
 {
 	if (c == NULL)
@@ -1156,6 +1182,25 @@ void lasync_consumer_close(lasync_consumer *c)
 			    "group=%s error=%s (the next owner redoes the "
 			    "uncommitted work)",
 			    c->cfg.group_id, rd_kafka_err2name(e));
+	/* Leave the group before closing: unsubscribe, and serve the revoke
+	 * that follows here (the callback drains nothing, commits nothing:
+	 * stopping).  librdkafka 2.0.2 can hang for ever in
+	 * rd_kafka_consumer_close() when it has to run a cooperative
+	 * (un)assignment itself (librdkafka #4527, fixed in 2.4); with the
+	 * assignment already empty it has none to run.  Bounded: a broker
+	 * that does not answer leaves the rest to consumer_close. */
+	if (rd_kafka_unsubscribe(c->rk) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		int64_t until = lasync_mono_ms() + LEAVE_WAIT_MS;
+
+		while (lasync_mono_ms() < until && assigned(c->rk) > 0) {
+			rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 20);
+
+			/* fetched before the revoke, never started: the next
+			 * owner reads it from the committed offset */
+			if (m != NULL)
+				rd_kafka_message_destroy(m);
+		}
+	}
 	/* Leaves the group; the final revoke finds no in-flight work. */
 	rd_kafka_consumer_close(c->rk);
 	while (c->n_parts > 0)
