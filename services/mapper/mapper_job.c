@@ -493,6 +493,21 @@ void mapper_start(void *ctx, lasync_job *job)
 			lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
 		goto out;
 	}
+	if (expected != NULL &&
+	    expected->generation == mj->snap->header->generation) {
+		/* The expected state takes a snapshot's generation only once
+		 * that snapshot's change set (or result) is acknowledged, so
+		 * this is a redelivery: the offset commit was lost (a broker
+		 * restart, a rebalance).  Its output is in Kafka already;
+		 * mapping it again would announce a second, empty result
+		 * for the sync before the applier reports the real one. */
+		lasync_info("snapshot_already_mapped",
+			    "tenant=%s sync=%s generation=%lld", job->key,
+			    mj->snap->header->sync_id,
+			    (long long)mj->snap->header->generation);
+		lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
+		goto out;
+	}
 	mapper_diff_in din = {
 		.tenant_id = t->tenant_id,
 		.vendor = m->vendor,

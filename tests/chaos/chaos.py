@@ -201,7 +201,7 @@ class Run:
             out, _ = proc.communicate(timeout=timeout)
             if ": ok (stage applier)" not in out:
                 say(f"{t}: the sync during the fault ended: "
-                    f"{next((l for l in out.splitlines() if ': ' in l and 'requested' not in l), out.strip())}"
+                    f"{next((l for l in out.splitlines() if l.startswith('sync ') and 'requested' not in l), out.strip()[-300:])}"
                     f"; syncing again")
                 again = self.p.sync(t, check=False, wait=600)
                 assert ": ok (stage applier)" in again.stdout, again.stdout
