@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 from harness import ROOT, cleanup_school, env, metric_sum, wait_until
@@ -421,3 +422,37 @@ def test_garbage_on_state_topics_is_skipped_and_followed_past(pipeline):
             assert pipeline.daemons[name].running(), f"{name} stopped"
     finally:
         cleanup_school(other)
+
+
+def test_redelivered_snapshot_is_not_mapped_again(pipeline):
+    """A snapshot met again after its change set was acknowledged (what a
+    lost offset commit does: a broker restart, a rebalance) finishes
+    without a second map, change set or result: the mapper logs
+    snapshot_already_mapped, and the sync keeps its one real result."""
+    pipeline.tenant("good", brin="99ZZ", key=KEY)
+    pipeline.start()
+    p = pipeline.prefix
+    first = pipeline.sync("good")
+    assert ": ok (stage applier)" in first.stdout, first.stdout
+    sync_id = first.stdout.split("sync ", 1)[1].split(" ", 1)[0]
+    snap = pipeline.dir / "snapshot.bin"
+    # the stored snapshot, byte for byte (kcat -D '' keeps it binary)
+    raw = subprocess.run(["kcat", "-b", env("LASYNC_KAFKA_BROKERS"), "-C", "-t",
+                          f"{p}.snapshots.parnassys", "-e", "-q", "-c", "1", "-D", "", "-f", "%s"],
+                         capture_output=True, timeout=60, check=True).stdout
+    assert len(raw) > 100
+    snap.write_bytes(raw)
+    changes_before = kcat("-C", "-t", f"{p}.portal-changes", "-e", "-q", "-f", "%o\\n").split()
+    results_before = kcat("-C", "-t", f"{p}.sync-results", "-e", "-q", "-f", "%o\\n").split()
+    kcat("-P", "-t", f"{p}.snapshots.parnassys", "-k", "good", str(snap))
+    wait_until(lambda: "event=snapshot_already_mapped tenant=good sync=" + sync_id
+               in pipeline.log_text("mapper"), 60, "the mapper to recognise the snapshot")
+    time.sleep(1)
+    assert kcat("-C", "-t", f"{p}.portal-changes", "-e", "-q", "-f", "%o\\n").split() == \
+        changes_before, "a second change set"
+    assert kcat("-C", "-t", f"{p}.sync-results", "-e", "-q", "-f", "%o\\n").split() == \
+        results_before, "a second result"
+    assert pipeline.log_text("mapper").count(f"event=mapped tenant=good sync={sync_id}") == 1
+    # and the tenant's next sync is mapped as ever
+    again = pipeline.sync("good")
+    assert ": ok (stage mapper)" in again.stdout and "operations=0" in again.stdout, again.stdout
