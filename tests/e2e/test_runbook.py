@@ -327,7 +327,10 @@ def test_offboarding_a_school(pipeline):
         assert "vertrekt" not in due, due
         assert "vertrekt" in rb.run("lasyncctl status").stdout
         before = users(pipeline, "vertrekt")
-        rb.run('echo "<tenant>:" | kcat -P -b "$LASYNC_KAFKA_BROKERS" -t lasync.tenants -K: -Z')
+        out = rb.run("lasyncctl tenant remove <tenant> --yes").stdout
+        assert "tenant vertrekt removed" in out, out
+        unknown = pipeline.ctl("tenant", "remove", "bestaat-niet", "--yes", check=False)
+        assert unknown.returncode == 1 and "no tenant bestaat-niet" in unknown.stderr
         wait_until(lambda: "vertrekt" not in rb.run("lasyncctl tenant list").stdout, 30,
                    "the tenant to disappear from tenant list")
         wait_until(lambda: "tenant_removed" in pipeline.log_text("fetcher")

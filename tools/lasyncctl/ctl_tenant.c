@@ -82,6 +82,28 @@ static int tenant_put(ctl *c, const char *path)
 	return rc == 0 ? 0 : 1;
 }
 
+/* tenant_remove - offboarding: a tombstone for the tenant on the
+ * compacted tenants topic; every daemon drops the tenant when it reads
+ * it.  Nothing in the portal is touched. */
+static int tenant_remove(ctl *c, const char *tenant_id)
+{
+	lasync_tenants *tt = ctl_tenants(c);
+	bool known = lasync_tenants_get(tt, tenant_id) != NULL;
+	char topic[256];
+
+	lasync_tenants_free(tt);
+	if (!known) {
+		fprintf(stderr, "lasyncctl: no tenant %s\n", tenant_id);
+		return 1;
+	}
+	ctl_topic(c, topic, sizeof(topic), LASYNC_T_TENANTS, NULL);
+	if (ctl_produce(c, topic, tenant_id, NULL, 0) != 0)
+		return 1;
+	printf("tenant %s removed (the daemons drop it; its portal data "
+	       "stays)\n", tenant_id);
+	return 0;
+}
+
 static void list_one(void *ctx, lasync_tenant *t)
 {
 	(void)ctx;
@@ -119,8 +141,11 @@ int ctl_tenant(ctl *c, int argc, char **argv)
 		lasync_tenants_free(tt);
 		return 0;
 	}
+	if (argc == 3 && strcmp(argv[0], "remove") == 0 &&
+	    strcmp(argv[2], "--yes") == 0)
+		return tenant_remove(c, argv[1]);
 	fprintf(stderr, "usage: lasyncctl tenant put <file.json> | get "
-			"<tenant> | list\n");
+			"<tenant> | list | remove <tenant> --yes\n");
 	return 2;
 }
 

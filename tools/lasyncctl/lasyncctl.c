@@ -20,7 +20,8 @@ static const struct {
 	const char *usage;
 } commands[] = {
 	{"tenant", ctl_tenant,
-	 "tenant put <file.json> | get <tenant> | list"},
+	 "tenant put <file.json> | get <tenant> | list | remove <tenant> "
+	 "--yes"},
 	{"sync", ctl_sync,
 	 "sync <tenant> [--full] [--as-of YYYY-MM-DD] [--preview] "
 	 "[--approve N] [--wait SECONDS]\n  lasyncctl sync approve|reject "
