@@ -231,15 +231,9 @@ def test_poison_on_every_topic_is_dead_lettered_and_the_partitions_flow(pipeline
     (sync-results; portal-changes, dead-lettered by the applier) get
     garbage it skips with a warning naming the cause."""
     other = two_tenants(pipeline)
-    p = pipeline.prefix
-    n = iter(range(100))
 
     def produce(topic: str, key: str, value: bytes):
-        # one file, one message: kcat splits stdin at newlines (0x0a is
-        # also the tag of a protobuf's field 1)
-        f = pipeline.dir / f"poison-{next(n)}"
-        f.write_bytes(value)
-        kcat("-P", "-t", f"{p}.{topic}", "-k", key, str(f))
+        produce_file(pipeline, topic, key, value)
 
     try:
         want: dict[str, list[str]] = {}
@@ -261,18 +255,8 @@ def test_poison_on_every_topic_is_dead_lettered_and_the_partitions_flow(pipeline
         assert ": ok (stage applier)" in pipeline.sync("other").stdout
         check_example_portal(pipeline.portal, pipeline.portal_tenant("good"))
 
-        def classes(topic: str) -> list[str]:
-            out = kcat("-C", "-t", f"{p}.{topic}.dlq", "-e", "-q", "-f", "%h\\n")
-            got = []
-            for line in out.splitlines():
-                if not line.strip():
-                    continue
-                assert f"lasync.origin.topic={p}.{topic}" in line, line
-                got.append(line.split("lasync.error.class=")[1].split(",")[0])
-            return sorted(got)
-
         for topic, classes_wanted in want.items():
-            wait_until(lambda: classes(topic) == sorted(classes_wanted), 60,
+            wait_until(lambda: dlq_classes(pipeline, topic) == sorted(classes_wanted), 60,
                        f"{topic}.dlq to hold {sorted(classes_wanted)}")
         wait_until(lambda: pipeline.log_text("notifier").count(
             "event=result_skipped") >= 2 and pipeline.log_text("notifier").count(
