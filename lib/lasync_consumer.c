@@ -43,6 +43,9 @@ typedef enum {
 	JOB_DLQ,	/* dead letter in flight */
 } job_phase;
 
+/* TRIM_EVERY_MS - at most one heap trim this often */
+#define TRIM_EVERY_MS 10000
+
 typedef struct part part;
 typedef struct job_impl job_impl;
 
@@ -109,6 +112,7 @@ struct lasync_consumer {
 	size_t n_parts, cap_parts;
 	job_impl *ready_head, *ready_tail;
 	size_t inflight;
+	int64_t trimmed_ms;	/* when the heap was last trimmed */
 	bool stopping;
 	/* The rebalance protocol, known from the configured assignment
 	 * strategy.  rd_kafka_rebalance_protocol() is not asked in the
@@ -577,11 +581,16 @@ out_store:
 	job_free(c, j);
 	part_next(c, pt);
 	store_offset(c, pt);
-	if (c->inflight == 0)
+	if (c->inflight == 0 &&
+	    lasync_mono_ms() - c->trimmed_ms >= TRIM_EVERY_MS) {
 		/* Idle: give the heap the last jobs grew back to the system,
 		 * so RSS shows what the daemon holds, not its busiest hour
-		 * (a national first import leaves hundreds of MB behind). */
+		 * (a national first import leaves hundreds of MB behind).
+		 * Not after every job of a one-at-a-time stream: trimming
+		 * walks the heap. */
 		malloc_trim(0);
+		c->trimmed_ms = lasync_mono_ms();
+	}
 }
 
 /* orphan_settle - the last report of an abandoned job frees it */
