@@ -7,7 +7,11 @@
  * so one tenant's events stay ordered while another tenant's go by - and
  * the backlog of messages fetched and not yet started, in offset order.  A
  * message starts when no job and no earlier backlog message has its key,
- * and fewer than max_concurrent jobs run.  The stored offset is the lowest
+ * and fewer than max_concurrent jobs run, and - with a memory budget - when
+ * its estimate fits beside the jobs running.  A message that does not fit
+ * holds the head of the line: nothing else starts until it has, so a big
+ * school is not starved by a stream of small ones.  The stored offset is
+ * the lowest
  * offset not yet complete (a job's or a backlog message's), so it advances
  * in order and never past unfinished work, whatever order jobs end in.
  * librdkafka's auto-commit commits what was stored.
@@ -82,6 +86,8 @@ struct job_impl {
 	struct job_impl *ready_next;
 	bool orphan;			/* abandoned with produces pending */
 	int64_t retry_at;		/* mono ms; while WAITING */
+	size_t cost;			/* memory estimate (the budget) */
+	bool charged;			/* ... counted in mem_inflight */
 };
 
 struct part {
@@ -112,6 +118,11 @@ struct lasync_consumer {
 	size_t n_parts, cap_parts;
 	job_impl *ready_head, *ready_tail;
 	size_t inflight;
+	size_t mem_inflight;	/* estimates of the jobs charged */
+	size_t backlog_bytes;	/* message bytes fetched, not started */
+	part *hol;		/* its next job waits for budget */
+	bool kick;		/* budget came free: start what waits */
+	size_t rr;		/* where the next kick starts looking */
 	int64_t trimmed_ms;	/* when the heap was last trimmed */
 	bool stopping;
 	/* The rebalance protocol, known from the configured assignment
@@ -123,7 +134,7 @@ struct lasync_consumer {
 	char *stage;
 };
 
-static lasync_metric *m_jobs, *m_dlq, *m_retries, *m_lag;
+static lasync_metric *m_jobs, *m_dlq, *m_retries, *m_lag, *m_mem, *m_waits;
 
 static void metrics_init(void)
 {
@@ -144,6 +155,15 @@ static void metrics_init(void)
 				    "Messages behind the high watermark, by "
 				    "consumer group and topic",
 				    "group,topic");
+	m_mem = lasync_metric_gauge("lasync_jobs_memory_estimate_bytes",
+				    "Estimated memory of the jobs running "
+				    "(--memory-budget-mb bounds it), by "
+				    "consumer group",
+				    "group");
+	m_waits = lasync_metric_counter("lasync_jobs_budget_waits_total",
+					"Times a job had to wait for the "
+					"memory budget, by consumer group",
+					"group");
 }
 
 /* --- partitions ------------------------------------------------------ */
@@ -174,26 +194,48 @@ static part *part_add(lasync_consumer *c, const char *topic, int32_t p)
 	return pt;
 }
 
-static void backlog_push(part *pt, rd_kafka_message_t *m)
+static void backlog_push(lasync_consumer *c, part *pt, rd_kafka_message_t *m)
 {
 	lasync_grow(&pt->backlog, &pt->cap_backlog, pt->n_backlog + 1);
 	pt->backlog[pt->n_backlog++] = m;
+	c->backlog_bytes += m->len;
 }
 
 /* backlog_take - remove and return backlog message i */
-static rd_kafka_message_t *backlog_take(part *pt, size_t i)
+static rd_kafka_message_t *backlog_take(lasync_consumer *c, part *pt,
+					size_t i)
 {
 	rd_kafka_message_t *m = pt->backlog[i];
 
 	memmove(&pt->backlog[i], &pt->backlog[i + 1],
 		(pt->n_backlog - i - 1) * sizeof(*pt->backlog));
 	pt->n_backlog--;
+	c->backlog_bytes -= m->len;
 	return m;
 }
 
 static size_t backlog_len(const part *pt)
 {
 	return pt->n_backlog;
+}
+
+/* backlog_full - should the partition stop fetching?  Past max_backlog
+ * messages, or past a quarter of the memory budget in bytes over all
+ * partitions (a partition may still fetch its first one) */
+static bool backlog_full(const lasync_consumer *c, const part *pt)
+{
+	return backlog_len(pt) >= c->cfg.max_backlog ||
+	       (c->cfg.mem_budget > 0 && backlog_len(pt) > 0 &&
+		c->backlog_bytes >= c->cfg.mem_budget / 4);
+}
+
+/* backlog_low - may a paused partition fetch again?  With hysteresis:
+ * half the message count, an eighth of the budget */
+static bool backlog_low(const lasync_consumer *c, const part *pt)
+{
+	return backlog_len(pt) < c->cfg.max_backlog / 2 + 1 &&
+	       (c->cfg.mem_budget == 0 ||
+		c->backlog_bytes < c->cfg.mem_budget / 8);
 }
 
 static bool same_key(const rd_kafka_message_t *a, const char *key,
@@ -248,8 +290,14 @@ static void part_pause(lasync_consumer *c, part *pt, bool pause)
  * its next owner consumes it again */
 static void part_drop(lasync_consumer *c, part *pt)
 {
-	for (size_t i = 0; i < pt->n_backlog; i++)
+	for (size_t i = 0; i < pt->n_backlog; i++) {
+		c->backlog_bytes -= pt->backlog[i]->len;
 		rd_kafka_message_destroy(pt->backlog[i]);
+	}
+	if (c->hol == pt) {
+		c->hol = NULL;
+		c->kick = true;
+	}
 	for (size_t i = 0; i < c->n_parts; i++) {
 		if (c->parts[i] == pt) {
 			c->parts[i] = c->parts[--c->n_parts];
@@ -260,6 +308,42 @@ static void part_drop(lasync_consumer *c, part *pt)
 	free(pt->jobs);
 	free(pt->topic);
 	free(pt);
+}
+
+/* --- the memory budget ----------------------------------------------- */
+
+static size_t job_cost(const lasync_consumer *c, const rd_kafka_message_t *m)
+{
+	return c->cfg.mem_per_job + c->cfg.mem_per_byte * m->len;
+}
+
+/* budget_fits - may a job of this estimate start now?  One job always
+ * may, or a school bigger than the budget would never run. */
+static bool budget_fits(const lasync_consumer *c, size_t cost)
+{
+	return c->cfg.mem_budget == 0 || c->mem_inflight == 0 ||
+	       c->mem_inflight + cost <= c->cfg.mem_budget;
+}
+
+static void charge(lasync_consumer *c, job_impl *j)
+{
+	if (j->charged)
+		return;
+	j->charged = true;
+	c->mem_inflight += j->cost;
+	lasync_metric_set(m_mem, (double)c->mem_inflight, c->cfg.group_id);
+}
+
+/* uncharge - the job's estimate is free again; what waited for it starts
+ * at the end of this poll (budget_kick) */
+static void uncharge(lasync_consumer *c, job_impl *j)
+{
+	if (!j->charged)
+		return;
+	j->charged = false;
+	c->mem_inflight -= j->cost;
+	c->kick = true;
+	lasync_metric_set(m_mem, (double)c->mem_inflight, c->cfg.group_id);
 }
 
 /* --- jobs ------------------------------------------------------------ */
@@ -312,6 +396,8 @@ static void job_start(lasync_consumer *c, part *pt, rd_kafka_message_t *m)
 	j->pub.key[klen] = '\0';
 	j->pub.attempt = 1;
 	j->phase = JOB_RUNNING;
+	j->cost = job_cost(c, m);
+	charge(c, j);
 	lasync_grow(&pt->jobs, &pt->cap_jobs, pt->n_jobs + 1);
 	pt->jobs[pt->n_jobs++] = j;
 	c->inflight++;
@@ -340,12 +426,24 @@ static void job_free(lasync_consumer *c, job_impl *j)
 	if (j->p != NULL)
 		part_unlink(j->p, j);
 	c->inflight--;
+	uncharge(c, j);
 	rd_kafka_message_destroy(j->msg);
 	free(j);
 }
 
+/* resume_low - let every paused partition whose backlog is low fetch */
+static void resume_low(lasync_consumer *c)
+{
+	for (size_t i = 0; i < c->n_parts; i++)
+		if (c->parts[i]->paused && !c->parts[i]->revoking &&
+		    backlog_low(c, c->parts[i]))
+			part_pause(c, c->parts[i], false);
+}
+
 /* part_next - start every backlog message that may start: its key has
- * no job and no earlier backlog message, and the partition has room */
+ * no job and no earlier backlog message, the partition has room, and its
+ * estimate fits the memory budget with no other partition's job waiting
+ * for the budget ahead of it */
 static void part_next(lasync_consumer *c, part *pt)
 {
 	size_t i = 0;
@@ -359,10 +457,33 @@ static void part_next(lasync_consumer *c, part *pt)
 			i++;
 			continue;
 		}
-		job_start(c, pt, backlog_take(pt, i));
+		if (c->hol != NULL && c->hol != pt)
+			break;
+		if (!budget_fits(c, job_cost(c, m))) {
+			if (c->hol == NULL)
+				lasync_metric_add(m_waits, 1, c->cfg.group_id);
+			c->hol = pt;
+			break;
+		}
+		c->hol = NULL;
+		job_start(c, pt, backlog_take(c, pt, i));
 	}
-	if (pt->paused && backlog_len(pt) < c->cfg.max_backlog / 2 + 1)
-		part_pause(c, pt, false);
+	resume_low(c);
+}
+
+/* budget_kick - budget came free: start what waited for it, first the
+ * partition at the head of the line, then the others in turn */
+static void budget_kick(lasync_consumer *c)
+{
+	c->kick = false;
+	if (c->hol != NULL) {
+		part_next(c, c->hol);
+		if (c->hol != NULL)
+			return;
+	}
+	for (size_t k = 0; k < c->n_parts && c->hol == NULL; k++)
+		part_next(c, c->parts[(c->rr + k) % c->n_parts]);
+	c->rr++;
 }
 
 /* store_offset - store the lowest offset not yet complete: the earliest
@@ -550,6 +671,11 @@ static void job_complete(lasync_consumer *c, job_impl *j)
 			goto dead;
 		}
 		j->phase = JOB_WAITING;
+		/* A waiting job holds no budget: a tenant whose portal is
+		 * down must not keep the others from running. */
+		uncharge(c, j);
+		if (c->cfg.release_on_retry && c->ops->release != NULL)
+			c->ops->release(c->ctx, &j->pub);
 		int d = backoff_ms(c, j->pub.attempt, j->retry_after_ms);
 
 		j->retry_at = lasync_mono_ms() + d;
@@ -755,6 +881,7 @@ static void job_abandon(lasync_consumer *c, job_impl *j)
 	ready_remove(c, j);
 	part_unlink(j->p, j);
 	c->inflight--;
+	uncharge(c, j);
 	if (j->pending > 0) {
 		/* Its delivery reports still reference it: the last one
 		 * frees it (orphan_settle). */
@@ -820,6 +947,12 @@ static void due(lasync_consumer *c, part *pt, job_impl *j, int64_t now)
 		}
 		if (c->stopping || pt->revoking)
 			return;
+		if (c->hol != NULL || !budget_fits(c, j->cost)) {
+			/* the budget is spoken for: look again shortly */
+			j->retry_at = now + 100;
+			return;
+		}
+		charge(c, j);
 		j->pub.attempt++;
 		j->phase = JOB_RUNNING;
 		j->produce_failed = false;
@@ -1059,8 +1192,8 @@ static void take(lasync_consumer *c, rd_kafka_message_t *m)
 		rd_kafka_message_destroy(m);
 		return;
 	}
-	backlog_push(pt, m);
-	if (backlog_len(pt) >= c->cfg.max_backlog)
+	backlog_push(c, pt, m);
+	if (backlog_full(c, pt))
 		part_pause(c, pt, true);
 	part_next(c, pt);
 }
@@ -1081,6 +1214,11 @@ void lasync_consumer_poll(lasync_consumer *c)
 	}
 	run_due(c);
 	run_ready(c);
+	/* Jobs a kick starts may end at once and free budget again. */
+	while (c->kick && !c->stopping) {
+		budget_kick(c);
+		run_ready(c);
+	}
 }
 
 int lasync_consumer_fd(lasync_consumer *c)
@@ -1092,7 +1230,7 @@ int lasync_consumer_next_ms(lasync_consumer *c)
 {
 	int64_t now = lasync_mono_ms(), best = -1;
 
-	if (c->ready_head != NULL)
+	if (c->ready_head != NULL || (c->kick && !c->stopping))
 		return 0;
 	for (size_t i = 0; i < c->n_parts; i++)
 		for (size_t k = 0; k < c->parts[i]->n_jobs; k++) {
@@ -1113,6 +1251,16 @@ int lasync_consumer_next_ms(lasync_consumer *c)
 size_t lasync_consumer_inflight(lasync_consumer *c)
 {
 	return c->inflight;
+}
+
+size_t lasync_consumer_mem(lasync_consumer *c)
+{
+	return c->mem_inflight;
+}
+
+size_t lasync_consumer_backlog_bytes(lasync_consumer *c)
+{
+	return c->backlog_bytes;
 }
 
 int64_t lasync_consumer_lag(lasync_consumer *c)

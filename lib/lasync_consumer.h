@@ -5,8 +5,9 @@
  * a time in offset order, so one tenant's events stay ordered; jobs of
  * different keys run side by side, up to max_concurrent per partition, so
  * a tenant whose portal is failing (its job waiting for a retry) never
- * delays another tenant on the same partition.  A job ends with one
- * disposition:
+ * delays another tenant on the same partition; and, with a memory budget,
+ * only while the estimated memory of the jobs running fits it.  A job
+ * ends with one disposition:
  *
  *   DONE   its effects are done; the offset is stored once every message the
  *          job produced (lasync_job_produce) is acknowledged by the broker.
@@ -85,6 +86,21 @@ typedef struct lasync_consumer_cfg {
 	unsigned max_concurrent;	/* jobs at once per partition (one per
 					 * key); 0 = 1: strictly one at a time */
 	int drain_ms;			/* in-flight grace on revoke/close */
+	/* The memory budget: a job is estimated to need mem_per_job +
+	 * mem_per_byte * its message's bytes while it runs, and starts only
+	 * while the estimates of the jobs running stay within mem_budget -
+	 * except that one job always runs, whatever its estimate.  So a
+	 * daemon's peak follows the budget and the largest school, not the
+	 * number of tenants.  Jobs waiting for a retry hold no budget.  The
+	 * fetched messages not yet started pause their partition once their
+	 * bytes pass a quarter of the budget.  0: no budget (max_concurrent
+	 * alone bounds the jobs). */
+	size_t mem_budget;
+	size_t mem_per_job;
+	size_t mem_per_byte;
+	/* release job state (ops->release) when a job goes to wait for its
+	 * retry, because start() begins again from scratch anyway */
+	bool release_on_retry;
 } lasync_consumer_cfg;
 
 typedef struct lasync_consumer lasync_consumer;
@@ -113,6 +129,12 @@ int lasync_consumer_next_ms(lasync_consumer *c);
 
 /* lasync_consumer_inflight - jobs started and not complete */
 size_t lasync_consumer_inflight(lasync_consumer *c);
+
+/* lasync_consumer_mem - the memory estimate of the jobs running (bytes) */
+size_t lasync_consumer_mem(lasync_consumer *c);
+
+/* lasync_consumer_backlog_bytes - message bytes fetched, not started */
+size_t lasync_consumer_backlog_bytes(lasync_consumer *c);
 
 /* lasync_consumer_lag - sum of (high watermark - position) over assigned
  * partitions, as last reported; -1 when unknown */

@@ -32,7 +32,7 @@ struct lasync_daemon {
 	char *log_level, *group_suffix;
 	long http_port, max_attempts, backoff_base_ms, backoff_max_ms;
 	long drain_ms, partitions, redis_timeout_ms, max_backlog;
-	long jobs_per_partition;
+	long jobs_per_partition, memory_budget_mb;
 	long tenants_timeout_ms;
 	/* wiring */
 	char client_id[128];
@@ -332,6 +332,10 @@ static int setup(lasync_daemon *d, char *err, size_t errlen)
 		.max_backlog = (size_t)d->max_backlog,
 		.max_concurrent = (unsigned)d->jobs_per_partition,
 		.drain_ms = (int)d->drain_ms,
+		.mem_budget = (size_t)d->memory_budget_mb << 20,
+		.mem_per_job = d->svc->mem_per_job,
+		.mem_per_byte = d->svc->mem_per_byte,
+		.release_on_retry = d->svc->release_on_retry,
 	};
 	d->consumer = lasync_consumer_new(&cc, d->prod, &d->svc->ops, d->ctx,
 					  err, errlen);
@@ -424,6 +428,10 @@ int lasync_daemon_main(const lasync_service *svc, void *ctx, int argc,
 		 "jobs at once per partition, one per tenant (1: strictly "
 		 "in offset order)",
 		 &d.jobs_per_partition, 1, 1000, false, false, NULL},
+		{"memory-budget-mb", LASYNC_PARAM_INT, "256",
+		 "estimated memory of the jobs running at once; one job "
+		 "always runs (0: no budget, only --jobs-per-partition)",
+		 &d.memory_budget_mb, 0, 1048576, false, false, NULL},
 		{"tenants-timeout-ms", LASYNC_PARAM_INT, "30000",
 		 "time to read the tenants topic at start",
 		 &d.tenants_timeout_ms, 100, 600000, false, false, NULL},

@@ -46,6 +46,14 @@ typedef struct lasync_service {
 	int max_attempts;
 	int backoff_max_ms;
 	bool uses_redis;
+	/* the memory a job is estimated to need while it runs:
+	 * mem_per_job + mem_per_byte * its message's bytes, measured per
+	 * stage (BENCHMARKS.md §4); --memory-budget-mb bounds the sum */
+	size_t mem_per_job;
+	size_t mem_per_byte;
+	/* start() begins a retry from scratch: free the job's state while
+	 * it waits (lasync_consumer_cfg.release_on_retry) */
+	bool release_on_retry;
 	/* init - after configuration, before consuming: subscribe, declare
 	 * topics, register routes; -1 with err is fatal (exit 1) */
 	int (*init)(lasync_daemon *d, void *ctx, char *err, size_t errlen);

@@ -16,6 +16,11 @@ int main(int argc, char **argv)
 		.params = applier_params(a),
 		.http_port = 9103,
 		.uses_redis = true,
+		/* ~7 bytes of heap per change-set byte (decoded operations,
+		 * bodies, the reconcile preload), BENCHMARKS.md §4 */
+		.mem_per_job = 256 << 10,
+		.mem_per_byte = 8,
+		.release_on_retry = true,
 		.init = applier_init,
 		.ops = {.start = applier_start,
 			.abandon = applier_abandon,

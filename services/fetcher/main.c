@@ -19,6 +19,11 @@ int main(int argc, char **argv)
 		.params = fetcher_params(f),
 		.http_port = 9101,
 		.uses_redis = false,
+		/* The request is tiny; the LAS's answer (up to
+		 * --max-doc-bytes, ~11 MB for 4,000 students) is not known
+		 * before it comes: a fixed estimate (BENCHMARKS.md §4). */
+		.mem_per_job = 4 << 20,
+		.release_on_retry = true,
 		.init = fetcher_init,
 		.ops = {.start = fetcher_start,
 			.abandon = fetcher_abandon,

@@ -17,6 +17,12 @@ int main(int argc, char **argv)
 		.params = mapper_params(m),
 		.http_port = 9102,
 		.uses_redis = true,
+		/* ~100 bytes of heap per snapshot byte: the documents come
+		 * compressed and become XML, a model, two states and a diff
+		 * (BENCHMARKS.md §4) */
+		.mem_per_job = 512 << 10,
+		.mem_per_byte = 128,
+		.release_on_retry = true,
 		.init = mapper_init,
 		.ops = {.start = mapper_start,
 			.abandon = mapper_abandon,

@@ -20,6 +20,8 @@ int main(int argc, char **argv)
 		.params = notifier_params(n),
 		.http_port = 9104,
 		.uses_redis = true,
+		.mem_per_job = 64 << 10,
+		.mem_per_byte = 4,
 		/* An SMTP outage of hours delays mail but does not lose it:
 		 * about 30 attempts, the last ones 5 minutes apart (~2 h). */
 		.max_attempts = 30,

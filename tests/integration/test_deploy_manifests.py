@@ -94,6 +94,11 @@ def test_probes_resources_grace_and_security():
         assert pod["terminationGracePeriodSeconds"] > drain_s + 5, name
         assert int(envs["LASYNC_HTTP_PORT"]) == ports["metrics"]
         assert envs["LASYNC_HTTP_BIND"] == "0.0.0.0"
+        # The jobs' memory budget leaves the other half of the limit to
+        # the process, Kafka's queue and one school over the budget.
+        limit = res["limits"]["memory"]
+        limit_mb = int(limit[:-2]) * (1024 if limit.endswith("Gi") else 1)
+        assert 0 < int(envs["LASYNC_MEMORY_BUDGET_MB"]) <= limit_mb // 2, name
         sc, psc = c["securityContext"], pod["securityContext"]
         assert psc["runAsNonRoot"] and psc["runAsUser"] != 0
         assert sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"]

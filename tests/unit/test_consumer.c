@@ -587,6 +587,8 @@ typedef struct scenario {
 					 * test may make this slow */
 	unsigned max_concurrent;	/* per partition; 0: one at a time */
 	int keys;			/* > 0: keys repeat (produce_input) */
+	size_t mem_budget, mem_per_job, mem_per_byte;
+	bool release_on_retry;
 } scenario;
 
 enum {
@@ -606,6 +608,11 @@ enum {
 	SC_UNPOLLED,
 	SC_DEADFAIL,
 	SC_LANES,
+	SC_BUDGET,
+	SC_BIGGER,
+	SC_BUDGETRETRY,
+	SC_HOL,
+	SC_BACKBYTES,
 	SC_N
 };
 
@@ -616,6 +623,7 @@ static void behave_retry_300(harness *h, lasync_job *job);
 static void behave_always_retry_0(harness *h, lasync_job *job);
 static void behave_dead_0(harness *h, lasync_job *job);
 static void behave_lanes(harness *h, lasync_job *job);
+static void behave_budget_retry(harness *h, lasync_job *job);
 
 static const scenario scenarios[SC_N] = {
 	[SC_ORDER] = {"order", 2, 4, behave_hold, 300, 16, 0, 0, 0},
@@ -637,7 +645,24 @@ static const scenario scenarios[SC_N] = {
 	[SC_UNPOLLED] = {"unpolled", 1, 2, behave_done, 300, 16, 0, 0, 0},
 	[SC_DEADFAIL] = {"deadfail", 1, 2, behave_dead_0, 300, 16, 0, 1, 1},
 	[SC_LANES] = {"lanes", 1, 6, behave_lanes, 300, 16, 0, 0, 0, 8, 2},
+	/* each job is estimated at 100: two fit in 250 */
+	[SC_BUDGET] = {"budget", 2, 4, behave_hold, 300, 16, 0, 0, 0, 8, 0,
+		       250, 100, 0},
+	/* each job alone is over the budget: one at a time */
+	[SC_BIGGER] = {"bigger", 1, 3, behave_done, 300, 16, 0, 0, 0, 8, 0, 50,
+		       100, 0},
+	[SC_BUDGETRETRY] = {"budgetretry", 1, 3, behave_budget_retry, 300, 16,
+			    0, 0, 0, 8, 0, 150, 100, 0, true},
+	/* messages produced by produce_hol: cost = bytes */
+	[SC_HOL] = {"hol", 2, 0, behave_hold, 300, 16, 0, 0, 0, 8, 0, 60, 0,
+		    1},
+	/* one job at a time; a quarter of the budget is 40 bytes of
+	 * backlog: three or four messages of 11 bytes, not 16 */
+	[SC_BACKBYTES] = {"backbytes", 1, 30, behave_hold, 300, 16, 0, 0, 0, 8,
+			  0, 160, 1000, 0},
 };
+
+static void produce_hol(harness *h);
 
 static harness *H[SC_N];
 static harness *peer;		/* the rebalance test's second member */
@@ -661,10 +686,16 @@ static int group_setup(void **state)
 		h->cfg.drain_ms = sc->drain_ms;
 		h->cfg.max_backlog = sc->max_backlog;
 		h->cfg.max_concurrent = sc->max_concurrent;
+		h->cfg.mem_budget = sc->mem_budget;
+		h->cfg.mem_per_job = sc->mem_per_job;
+		h->cfg.mem_per_byte = sc->mem_per_byte;
+		h->cfg.release_on_retry = sc->release_on_retry;
 		h->acked_fail_left = sc->acked_fail_left;
 		h->dead_produce = sc->dead_produce;
-		for (int p = 0; p < sc->parts; p++)
+		for (int p = 0; p < sc->parts && sc->msgs > 0; p++)
 			produce_input(h, p, sc->msgs, sc->keys);
+		if (i == SC_HOL)
+			produce_hol(h);
 		start_consumer(h);
 		H[i] = h;
 	}
@@ -1542,6 +1573,214 @@ static void test_other_tenants_pass_a_waiting_one(void **state)
 	done_with(SC_LANES);
 }
 
+/* ---------- the memory budget ---------- */
+
+/* jobs start only while their estimates fit the budget, over all
+ * partitions; the gauge shows the estimate of the jobs running */
+static void test_budget_bounds_jobs_running(void **state)
+{
+	harness *h = H[SC_BUDGET];
+
+	(void)state;
+	for (int round = 0; round < 4; round++) {
+		WAIT(h, two_held, "two held jobs");
+		run_for(h, 50);
+		if (h->n_held != 2 || h->running_total != 2) {
+			print_error("round %d: %zu held, want 2 (budget for "
+				    "two); log:\n%s\n",
+				    round, h->n_held, dump_log(h));
+			fail();
+		}
+		assert_int_equal(lasync_consumer_mem(h->c), 200);
+		release_held(h, LASYNC_DONE);
+	}
+	run_for(h, 100);
+	assert_int_equal(h->max_running_total, 2);
+	assert_int_equal(count_prefix(h, "release "), 8);
+	assert_int_equal(lasync_consumer_mem(h->c), 0);
+	close_consumer(h);
+	expect_committed(h, 0, 4);
+	expect_committed(h, 1, 4);
+	done_with(SC_BUDGET);
+}
+
+static bool three_done(harness *h)
+{
+	return h->done_count == 3;
+}
+
+/* a job over the whole budget still runs - alone */
+static void test_budget_job_bigger_than_budget_runs_alone(void **state)
+{
+	harness *h = H[SC_BIGGER];
+
+	(void)state;
+	WAIT(h, three_done, "three jobs done");
+	assert_int_equal(h->max_running_total, 1);
+	close_consumer(h);
+	expect_committed(h, 0, 3);
+	done_with(SC_BIGGER);
+}
+
+static void behave_budget_retry(harness *h, lasync_job *job)
+{
+	if (job->offset == 0 && job->attempt == 1)
+		finish(h, job, LASYNC_RETRY, 600, "portal_5xx", "portal down");
+	else
+		finish(h, job, LASYNC_DONE, 0, NULL, NULL);
+}
+
+static bool offset0_done(harness *h)
+{
+	return find_log(h, "finish 0:0 DONE") >= 0;
+}
+
+/* a job waiting for its retry holds no budget (and, released, no state):
+ * the others run meanwhile; it gets the budget back when due */
+static void test_budget_waiting_job_holds_none(void **state)
+{
+	harness *h = H[SC_BUDGETRETRY];
+	int rel0, next, retry;
+
+	(void)state;
+	WAIT(h, offset0_done, "offset 0 done after its retry");
+	rel0 = find_log(h, "release 0:0");
+	next = find_log(h, "start 0:1#1");
+	retry = find_log(h, "start 0:0#2");
+	if (rel0 < 0 || next < 0 || rel0 > next || next > retry) {
+		print_error("want offset 0 released while waiting, and offsets "
+			    "1 and 2 run before its retry; log:\n%s\n",
+			    dump_log(h));
+		fail();
+	}
+	assert_true(find_log(h, "finish 0:2 DONE") < retry);
+	assert_int_equal(h->max_running_total, 1);
+	close_consumer(h);
+	expect_committed(h, 0, 3);
+	done_with(SC_BUDGETRETRY);
+}
+
+/* produce_hol - partition 0: one message of 50 bytes; partition 1: ten of
+ * 5 bytes (each its own key) */
+static void produce_hol(harness *h)
+{
+	char err[256], big[51];
+	rd_kafka_conf_t *conf = lasync_kafka_conf(h->bootstraps, "test-input",
+						  NULL, err, sizeof(err));
+	rd_kafka_t *rk;
+
+	assert_non_null(conf);
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	assert_non_null(rk);
+	memset(big, 'b', 50);
+	for (int i = 0; i < 11; i++) {
+		char key[32];
+		int part = i == 0 ? 0 : 1;
+
+		snprintf(key, sizeof(key), "tenant-%d", i);
+		assert_int_equal(rd_kafka_producev(
+					 rk, RD_KAFKA_V_TOPIC(h->topic),
+					 RD_KAFKA_V_PARTITION(part),
+					 RD_KAFKA_V_KEY(key, strlen(key)),
+					 RD_KAFKA_V_VALUE(big, i == 0 ? 50 : 5),
+					 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					 RD_KAFKA_V_END),
+				 RD_KAFKA_RESP_ERR_NO_ERROR);
+	}
+	assert_int_equal(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_destroy(rk);
+}
+
+static bool hol_settled(harness *h)
+{
+	/* the big one runs, or smalls fill the rest of the budget */
+	return h->n_held >= 3;
+}
+
+/* a job that does not fit holds the head of the line: smaller jobs that
+ * would fit do not pass it, so a big school is not starved */
+static void test_budget_big_job_not_starved(void **state)
+{
+	harness *h = H[SC_HOL];
+	int big;
+
+	(void)state;
+	WAIT(h, hol_settled, "jobs held");
+	run_for(h, 100);
+	/* finish the held jobs one at a time, oldest first */
+	for (int k = 0; k < 20 && h->n_held > 0; k++) {
+		lasync_job *j = h->held[0];
+
+		memmove(&h->held[0], &h->held[1],
+			(h->n_held - 1) * sizeof(h->held[0]));
+		h->n_held--;
+		finish(h, j, LASYNC_DONE, 0, NULL, NULL);
+		run_for(h, 60);
+	}
+	assert_int_equal(h->done_count, 11);
+	big = find_log(h, "start 0:0#1");
+	assert_true(big >= 0);
+	/* Every message was fetched before the first release, and at most
+	 * 8 smalls run at once (jobs per partition): smalls 8 and 9 could
+	 * only start after a release.  By then the big one was running or
+	 * waiting for the budget, and smalls that fit do not pass it. */
+	for (int i = 8; i < 10; i++) {
+		char s[32];
+
+		snprintf(s, sizeof(s), "start 1:%d#1", i);
+		if (find_log(h, s) < big) {
+			print_error("%s before the big job; log:\n%s\n", s,
+				    dump_log(h));
+			fail();
+		}
+	}
+	assert_true(h->max_running_total <= 10);
+	close_consumer(h);
+	expect_committed(h, 0, 1);
+	expect_committed(h, 1, 10);
+	done_with(SC_HOL);
+}
+
+static bool one_held_a_while(harness *h)
+{
+	return h->n_held == 1 && lasync_consumer_backlog_bytes(h->c) > 0;
+}
+
+/* fetched messages not started pause the partition past a quarter of the
+ * budget in bytes; every message is still processed once, in order */
+static void test_budget_bounds_backlog_bytes(void **state)
+{
+	harness *h = H[SC_BACKBYTES];
+	size_t most = 0;
+
+	(void)state;
+	WAIT(h, one_held_a_while, "a held job and a backlog");
+	for (int k = 0; k < 30; k++) {
+		run_for(h, 30);
+		if (lasync_consumer_backlog_bytes(h->c) > most)
+			most = lasync_consumer_backlog_bytes(h->c);
+		release_held(h, LASYNC_DONE);
+	}
+	WAIT(h, all_done_30, "30 jobs done");
+	/* 40 bytes reached, then one more message each poll at most */
+	if (most < 33 || most > 55) {
+		print_error("backlog peaked at %zu bytes, want 33..55 "
+			    "(budget/4 = 40, messages of 11)\n",
+			    most);
+		fail();
+	}
+	for (int o = 1; o < 30; o++) {
+		char want[32], prev[32];
+
+		snprintf(want, sizeof(want), "start 0:%d#1", o);
+		snprintf(prev, sizeof(prev), "start 0:%d#1", o - 1);
+		assert_true(find_log(h, prev) < find_log(h, want));
+	}
+	close_consumer(h);
+	expect_committed(h, 0, 30);
+	done_with(SC_BACKBYTES);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1561,6 +1800,11 @@ int main(void)
 		cmocka_unit_test(test_close_before_first_poll),
 		cmocka_unit_test(test_dead_hook_failure_one_dead_letter),
 		cmocka_unit_test(test_other_tenants_pass_a_waiting_one),
+		cmocka_unit_test(test_budget_bounds_jobs_running),
+		cmocka_unit_test(test_budget_job_bigger_than_budget_runs_alone),
+		cmocka_unit_test(test_budget_waiting_job_holds_none),
+		cmocka_unit_test(test_budget_big_job_not_starved),
+		cmocka_unit_test(test_budget_bounds_backlog_bytes),
 	};
 
 	lasync_log_init("test_consumer", getenv("TEST_DEBUG") != NULL
