@@ -24,7 +24,8 @@ What a run measures, with the machine's load before and after:
   kcat           the same snapshot messages produced into a fresh topic
                  and consumed back with kcat, on the same broker
 Output: key=value lines on stdout and one JSON document per run in --out.
-Logs and outputs carry ids and counts only.
+Logs and outputs carry ids and counts only.  LASYNC_MEMORY_BUDGET_MB in the
+environment is passed to the daemons (--memory-budget-mb).
 """
 
 from __future__ import annotations
@@ -165,6 +166,9 @@ class Deployment:
             "LASYNC_PORTAL_TOKEN": env["LASYNC_PORTAL_TOKEN"],
             "LASYNC_SMTP_URL": env["LASYNC_SMTP_URL"],
         }
+        # the daemons' --memory-budget-mb, when the caller sets one
+        if os.environ.get("LASYNC_MEMORY_BUDGET_MB"):
+            self.env["LASYNC_MEMORY_BUDGET_MB"] = os.environ["LASYNC_MEMORY_BUDGET_MB"]
         self.tenants: list[dict] = []
 
     def ctl(self, *args: str, timeout: float = 300) -> str:
@@ -577,11 +581,13 @@ def cmd_memory(args):
             dep.stop()
             dep.cleanup()
         row = {"tenants": n, "students": size,
+               "memory_budget_mb": os.environ.get("LASYNC_MEMORY_BUDGET_MB", "default"),
                "first": first["peak_rss_mb"], "steady": steady["peak_rss_mb"],
                "first_wall_s": first["sweep"].get("wall_s"),
                "steady_wall_s": steady["sweep"].get("wall_s")}
         rows.append(row)
-        print("memory tenants=%d students=%d " % (n, size) +
+        print("memory tenants=%d students=%d budget_mb=%s wall_s=%s/%s " %
+              (n, size, row["memory_budget_mb"], row["first_wall_s"], row["steady_wall_s"]) +
               " ".join(f"{d}:{max(first['peak_rss_mb'].get(d, 0), steady['peak_rss_mb'].get(d, 0))}"
                        for d in dep.all_daemons()), flush=True)
     (out / "memory.json").write_text(json.dumps(rows, indent=1))
