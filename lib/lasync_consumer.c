@@ -1072,8 +1072,11 @@ lasync_consumer *lasync_consumer_new(const lasync_consumer_cfg *cfg,
 	rd_kafka_conf_t *conf;
 	rd_kafka_topic_partition_list_t *sub;
 	rd_kafka_resp_err_t e;
-	char strat[256];
+	char strat[256], qkb[24];
 	size_t strat_len = sizeof(strat);
+	/* librdkafka's prefetched messages count against the budget too:
+	 * an eighth of it, between 1 and 32 MB */
+	size_t qk = cfg->mem_budget > 0 ? cfg->mem_budget / 8 / 1024 : 32768;
 
 	metrics_init();
 	c->cfg = *cfg;
@@ -1088,6 +1091,8 @@ lasync_consumer *lasync_consumer_new(const lasync_consumer_cfg *cfg,
 	c->ops = ops;
 	c->ctx = ctx;
 	c->fds[0] = c->fds[1] = -1;
+	snprintf(qkb, sizeof(qkb), "%zu",
+		 qk < 1024 ? 1024 : qk > 32768 ? 32768 : qk);
 	conf = lasync_kafka_conf(cfg->brokers, cfg->client_id, NULL, err,
 				 errlen);
 	if (conf == NULL)
@@ -1110,8 +1115,8 @@ lasync_consumer *lasync_consumer_new(const lasync_consumer_cfg *cfg,
 				  errlen) ||
 	    lasync_kafka_conf_set(conf, "fetch.message.max.bytes", "1048576",
 				  err, errlen) ||
-	    lasync_kafka_conf_set(conf, "queued.max.messages.kbytes", "32768",
-				  err, errlen) ||
+	    lasync_kafka_conf_set(conf, "queued.max.messages.kbytes", qkb, err,
+				  errlen) ||
 	    lasync_kafka_conf_set(conf, "statistics.interval.ms", "0", err,
 				  errlen) ||
 	    lasync_kafka_conf_set(conf, "check.crcs", "false", err, errlen))
