@@ -7,6 +7,14 @@
  * handles of lasync_http_start() are kept too (curl_easy_reset between
  * uses, at most EASY_POOL), since creating and freeing one per request was
  * a tenth of the applier's CPU on a first import.
+ *
+ * Transfers beyond the connection caps wait in our own queue, not in
+ * curl's: libcurl starts a transfer's timeouts when it is added to the
+ * multi handle, so a transfer queued there behind busy connections timed
+ * out before it was sent ("Connection timed out after 0 milliseconds"
+ * under a loaded portal; curl issue #4486).  A transfer joins the multi
+ * handle only when its host has a free connection, and its timeouts count
+ * from then.
  */
 #include "lasync_http.h"
 
@@ -35,13 +43,26 @@ struct lasync_http_xfer {
 	lasync_http_done_fn fn;
 	void *ctx;
 	bool ours;		/* made by lasync_http_start: may be pooled */
+	bool linked;		/* on the list: not complete */
+	bool active;		/* in the multi handle (else queued) */
+	char *host;		/* "scheme://host:port", NULL: no host cap */
 	lasync_http_xfer *prev, *next;
 };
 
+/* transfers in the multi handle per host */
+typedef struct host_use {
+	char *host;
+	size_t n;
+} host_use;
+
 struct lasync_http {
 	CURLM *multi;
-	lasync_http_xfer *head;
-	size_t running;
+	lasync_http_xfer *head;	/* every transfer, newest first */
+	size_t running;		/* transfers not complete */
+	size_t active;		/* ... of which in the multi handle */
+	long max_total, max_host;
+	host_use *hosts;
+	size_t n_hosts, cap_hosts;
 	CURL *pool[EASY_POOL];	/* idle easy handles, reset */
 	size_t n_pool;
 };
@@ -61,6 +82,8 @@ lasync_http *lasync_http_new(long max_total, long max_host)
 	h->multi = curl_multi_init();
 	if (h->multi == NULL)
 		lasync_panic_oom();
+	h->max_total = max_total > 0 ? max_total : 1;
+	h->max_host = max_host > 0 ? max_host : 1;
 	curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_total);
 	curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, max_host);
 	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, max_total);
@@ -68,17 +91,89 @@ lasync_http *lasync_http_new(long max_total, long max_host)
 	return h;
 }
 
-static void xfer_free(lasync_http_xfer *x)
+/* host_find - the use count of host, created at 0 when absent */
+static host_use *host_find(lasync_http *h, const char *host)
 {
-	lasync_http *h = x->h;
+	for (size_t i = 0; i < h->n_hosts; i++)
+		if (strcmp(h->hosts[i].host, host) == 0)
+			return &h->hosts[i];
+	lasync_grow(&h->hosts, &h->cap_hosts, h->n_hosts + 1);
+	h->hosts[h->n_hosts].host = lasync_xstrdup(host);
+	h->hosts[h->n_hosts].n = 0;
+	return &h->hosts[h->n_hosts++];
+}
 
+/* host_release - one transfer of host left the multi handle; a host
+ * without transfers is forgotten */
+static void host_release(lasync_http *h, const char *host)
+{
+	for (size_t i = 0; i < h->n_hosts; i++) {
+		if (strcmp(h->hosts[i].host, host) != 0)
+			continue;
+		if (--h->hosts[i].n == 0) {
+			free(h->hosts[i].host);
+			h->hosts[i] = h->hosts[--h->n_hosts];
+		}
+		return;
+	}
+}
+
+/* admit - move queued transfers into the multi handle, oldest first,
+ * while their hosts and the total have room */
+static void admit(lasync_http *h)
+{
+	lasync_http_xfer *x, *tail = NULL;
+
+	if (h->active >= (size_t)h->max_total || h->active == h->running)
+		return;
+	for (x = h->head; x != NULL; x = x->next)
+		tail = x;
+	for (x = tail; x != NULL && h->active < (size_t)h->max_total;
+	     x = x->prev) {
+		host_use *u = NULL;
+
+		if (x->active)
+			continue;
+		if (x->host != NULL) {
+			u = host_find(h, x->host);
+			if (u->n >= (size_t)h->max_host)
+				continue;
+			u->n++;
+		}
+		x->active = true;
+		h->active++;
+		curl_multi_add_handle(h->multi, x->easy);
+	}
+}
+
+/* xfer_unlink - take x out of the multi handle and the list */
+static void xfer_unlink(lasync_http *h, lasync_http_xfer *x)
+{
+	if (!x->linked)
+		return;
+	x->linked = false;
 	if (x->prev)
 		x->prev->next = x->next;
 	else
 		h->head = x->next;
 	if (x->next)
 		x->next->prev = x->prev;
-	curl_multi_remove_handle(h->multi, x->easy);
+	x->prev = x->next = NULL;
+	if (x->active) {
+		curl_multi_remove_handle(h->multi, x->easy);
+		x->active = false;
+		h->active--;
+		if (x->host != NULL)
+			host_release(h, x->host);
+	}
+	h->running--;
+}
+
+static void xfer_free(lasync_http_xfer *x)
+{
+	lasync_http *h = x->h;
+
+	xfer_unlink(h, x);
 	if (x->ours && h->n_pool < EASY_POOL) {
 		curl_easy_reset(x->easy);
 		h->pool[h->n_pool++] = x->easy;
@@ -88,8 +183,8 @@ static void xfer_free(lasync_http_xfer *x)
 	curl_slist_free_all(x->hdrs);
 	free(x->body);
 	free(x->resp);
+	free(x->host);
 	free(x);
-	h->running--;
 }
 
 void lasync_http_free(lasync_http *h)
@@ -100,6 +195,9 @@ void lasync_http_free(lasync_http *h)
 		xfer_free(h->head);
 	while (h->n_pool > 0)
 		curl_easy_cleanup(h->pool[--h->n_pool]);
+	for (size_t i = 0; i < h->n_hosts; i++)
+		free(h->hosts[i].host);
+	free(h->hosts);
 	curl_multi_cleanup(h->multi);
 	free(h);
 }
@@ -201,15 +299,42 @@ static lasync_http_xfer *xfer_new(lasync_http *h, CURL *e, size_t max,
 	return x;
 }
 
-/* xfer_run - hand the transfer to the multi handle */
+/* host_of - "scheme://host:port" of url (caller frees), NULL if unparsable */
+static char *host_of(const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL;
+
+	if (u == NULL)
+		lasync_panic_oom();
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
+		    CURLUE_OK) {
+		size_t n = strlen(scheme) + strlen(host) + strlen(port) + 5;
+
+		out = lasync_xmalloc(n);
+		snprintf(out, n, "%s://%s:%s", scheme, host, port);
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return out;
+}
+
+/* xfer_run - queue the transfer; it joins the multi handle when its host
+ * (host NULL: only the total) has room */
 static lasync_http_xfer *xfer_run(lasync_http *h, lasync_http_xfer *x)
 {
 	x->next = h->head;
 	if (h->head)
 		h->head->prev = x;
 	h->head = x;
+	x->linked = true;
 	h->running++;
-	curl_multi_add_handle(h->multi, x->easy);
+	admit(h);
 	return x;
 }
 
@@ -236,6 +361,7 @@ lasync_http_xfer *lasync_http_start(lasync_http *h,
 	/* No "Expect: 100-continue" round trip for request bodies. */
 	x->hdrs = curl_slist_append(x->hdrs, "Expect:");
 	curl_easy_setopt(e, CURLOPT_URL, o->url);
+	x->host = host_of(o->url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
@@ -278,9 +404,10 @@ lasync_http_xfer *lasync_http_start(lasync_http *h,
 
 void lasync_http_cancel(lasync_http *h, lasync_http_xfer *x)
 {
-	(void)h;
-	if (x != NULL)
+	if (x != NULL) {
 		xfer_free(x);
+		admit(h);
+	}
 }
 
 void lasync_http_perform(lasync_http *h)
@@ -310,9 +437,10 @@ void lasync_http_perform(lasync_http *h)
 			r.error = "response larger than the limit";
 		/* Detach before the callback, which may start new transfers
 		 * or cancel others. */
-		curl_multi_remove_handle(h->multi, x->easy);
+		xfer_unlink(h, x);
 		x->fn(x->ctx, &r);
 		xfer_free(x);
+		admit(h);
 	}
 }
 

@@ -3,16 +3,24 @@
  * Retry-After asks for (RFC 9110 10.2.3: delta-seconds or an HTTP-date).
  * The stage that owns retry timing waits at least this long; a value that
  * is neither form must read as "none" (-1), never as 0.
+ *
+ * And how transfers beyond the connection caps wait: in lasync_http's own
+ * queue, their timeouts starting only when they are sent (a slow local
+ * server on libmicrohttpd, lasync_httpd).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
+#include "lasync_clock.h"
 #include "lasync_http.h"
+#include "lasync_httpd.h"
 
 /* 2026-11-29T12:00:00Z */
 #define NOW ((time_t)1795953600)
@@ -49,10 +57,130 @@ static void test_retry_after(void **unused)
 	}
 }
 
+/* a server that takes 200 ms over every answer */
+static char *slow_route(void *ctx, const lasync_http_req *req, int *status,
+			const char **ctype)
+{
+	(void)ctx;
+	(void)req;
+	struct timespec ts = {0, 200 * 1000 * 1000};
+
+	nanosleep(&ts, NULL);
+	*status = 200;
+	*ctype = "text/plain";
+	return strdup("ok");
+}
+
+typedef struct slow_result {
+	bool done;
+	CURLcode curl;
+	long status;
+	char error[CURL_ERROR_SIZE];
+} slow_result;
+
+static void slow_done(void *ctx, const lasync_http_result *r)
+{
+	slow_result *s = ctx;
+
+	s->done = true;
+	s->curl = r->curl;
+	s->status = r->status;
+	snprintf(s->error, sizeof(s->error), "%s", r->error ? r->error : "");
+}
+
+/* six requests to one host with one connection allowed, each answered in
+ * 200 ms, with a timeout of 1 s (connect: 100 ms): the last waits a second
+ * for the connection and still succeeds.  In curl's own queue the
+ * timeouts ran while the transfers waited, and the last ones failed with
+ * "Operation timed out after ..." (curl issues #3728, #4486). */
+static void test_queued_transfers_time_out_only_once_sent(void **unused)
+{
+	char err[256], url[128];
+	slow_result res[6];
+	lasync_httpd *d;
+	lasync_http *h;
+	int64_t deadline;
+
+	(void)unused;
+	memset(res, 0, sizeof(res));
+	d = lasync_httpd_start("127.0.0.1", 0, NULL, NULL, err, sizeof(err));
+	if (d == NULL)
+		fail_msg("httpd: %s", err);
+	lasync_httpd_route(d, "/slow", slow_route, NULL, 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/slow",
+		 lasync_httpd_port(d));
+	h = lasync_http_new(8, 1);
+	for (int i = 0; i < 6; i++) {
+		lasync_http_req_opts o = {
+			.method = "GET",
+			.url = url,
+			.timeout_ms = 1000,
+			.connect_timeout_ms = 100,
+		};
+
+		assert_non_null(lasync_http_start(h, &o, slow_done, &res[i]));
+	}
+	deadline = lasync_mono_ms() + 10000;
+	while (lasync_http_running(h) > 0 && lasync_mono_ms() < deadline) {
+		lasync_http_wait(h, NULL, 0, 50);
+		lasync_http_perform(h);
+	}
+	for (int i = 0; i < 6; i++) {
+		if (!res[i].done || res[i].curl != CURLE_OK ||
+		    res[i].status != 200)
+			fail_msg("request %d: done=%d curl=%d status=%ld (%s)",
+				 i, res[i].done, (int)res[i].curl,
+				 res[i].status, res[i].error);
+	}
+	lasync_http_free(h);
+	lasync_httpd_stop(d);
+}
+
+/* a cancelled queued transfer never runs its callback, and the ones
+ * behind it still go */
+static void test_cancel_queued_transfer(void **unused)
+{
+	char err[256], url[128];
+	slow_result res[3];
+	lasync_http_xfer *x[3];
+	lasync_httpd *d;
+	lasync_http *h;
+	int64_t deadline;
+
+	(void)unused;
+	memset(res, 0, sizeof(res));
+	d = lasync_httpd_start("127.0.0.1", 0, NULL, NULL, err, sizeof(err));
+	if (d == NULL)
+		fail_msg("httpd: %s", err);
+	lasync_httpd_route(d, "/slow", slow_route, NULL, 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/slow",
+		 lasync_httpd_port(d));
+	h = lasync_http_new(8, 1);
+	for (int i = 0; i < 3; i++) {
+		lasync_http_req_opts o = {.method = "GET", .url = url};
+
+		x[i] = lasync_http_start(h, &o, slow_done, &res[i]);
+	}
+	lasync_http_cancel(h, x[1]);
+	assert_int_equal(lasync_http_running(h), 2);
+	deadline = lasync_mono_ms() + 10000;
+	while (lasync_http_running(h) > 0 && lasync_mono_ms() < deadline) {
+		lasync_http_wait(h, NULL, 0, 50);
+		lasync_http_perform(h);
+	}
+	assert_true(res[0].done && res[0].status == 200);
+	assert_false(res[1].done);
+	assert_true(res[2].done && res[2].status == 200);
+	lasync_http_free(h);
+	lasync_httpd_stop(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_retry_after),
+		cmocka_unit_test(test_queued_transfers_time_out_only_once_sent),
+		cmocka_unit_test(test_cancel_queued_transfer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
