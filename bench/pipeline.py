@@ -166,9 +166,11 @@ class Deployment:
             "LASYNC_PORTAL_TOKEN": env["LASYNC_PORTAL_TOKEN"],
             "LASYNC_SMTP_URL": env["LASYNC_SMTP_URL"],
         }
-        # the daemons' --memory-budget-mb, when the caller sets one
-        if os.environ.get("LASYNC_MEMORY_BUDGET_MB"):
-            self.env["LASYNC_MEMORY_BUDGET_MB"] = os.environ["LASYNC_MEMORY_BUDGET_MB"]
+        # the daemons' --memory-budget-mb and glibc's arena cap, when the
+        # caller sets them
+        for var in ("LASYNC_MEMORY_BUDGET_MB", "MALLOC_ARENA_MAX"):
+            if os.environ.get(var):
+                self.env[var] = os.environ[var]
         self.tenants: list[dict] = []
 
     def ctl(self, *args: str, timeout: float = 300) -> str:

@@ -220,22 +220,22 @@ static size_t backlog_len(const part *pt)
 }
 
 /* backlog_full - should the partition stop fetching?  Past max_backlog
- * messages, or past a quarter of the memory budget in bytes over all
+ * messages, or past an eighth of the memory budget in bytes over all
  * partitions (a partition may still fetch its first one) */
 static bool backlog_full(const lasync_consumer *c, const part *pt)
 {
 	return backlog_len(pt) >= c->cfg.max_backlog ||
 	       (c->cfg.mem_budget > 0 && backlog_len(pt) > 0 &&
-		c->backlog_bytes >= c->cfg.mem_budget / 4);
+		c->backlog_bytes >= c->cfg.mem_budget / 8);
 }
 
 /* backlog_low - may a paused partition fetch again?  With hysteresis:
- * half the message count, an eighth of the budget */
+ * half the message count, a sixteenth of the budget */
 static bool backlog_low(const lasync_consumer *c, const part *pt)
 {
 	return backlog_len(pt) < c->cfg.max_backlog / 2 + 1 &&
 	       (c->cfg.mem_budget == 0 ||
-		c->backlog_bytes < c->cfg.mem_budget / 8);
+		c->backlog_bytes < c->cfg.mem_budget / 16);
 }
 
 static bool same_key(const rd_kafka_message_t *a, const char *key,
@@ -1075,8 +1075,8 @@ lasync_consumer *lasync_consumer_new(const lasync_consumer_cfg *cfg,
 	char strat[256], qkb[24];
 	size_t strat_len = sizeof(strat);
 	/* librdkafka's prefetched messages count against the budget too:
-	 * an eighth of it, between 1 and 32 MB */
-	size_t qk = cfg->mem_budget > 0 ? cfg->mem_budget / 8 / 1024 : 32768;
+	 * a sixteenth of it, between 1 and 32 MB */
+	size_t qk = cfg->mem_budget > 0 ? cfg->mem_budget / 16 / 1024 : 32768;
 
 	metrics_init();
 	c->cfg = *cfg;

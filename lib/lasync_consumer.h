@@ -93,9 +93,11 @@ typedef struct lasync_consumer_cfg {
 	 * daemon's peak follows the budget and the largest school, not the
 	 * number of tenants.  Jobs waiting for a retry hold no budget.  The
 	 * fetched messages not yet started pause their partition once their
-	 * bytes pass a quarter of the budget, and librdkafka prefetches at
-	 * most an eighth of it (queued.max.messages.kbytes, 1-32 MB).  0: no
-	 * budget (max_concurrent alone bounds the jobs). */
+	 * bytes pass an eighth of the budget, and librdkafka prefetches at
+	 * most a sixteenth of it (queued.max.messages.kbytes, 1-32 MB).  So
+	 * a daemon holds about 1.2 x the budget in jobs and messages at
+	 * most, however many tenants wait.  0: no budget (max_concurrent
+	 * alone bounds the jobs). */
 	size_t mem_budget;
 	size_t mem_per_job;
 	size_t mem_per_byte;

@@ -656,10 +656,10 @@ static const scenario scenarios[SC_N] = {
 	/* messages produced by produce_hol: cost = bytes */
 	[SC_HOL] = {"hol", 2, 0, behave_hold, 300, 16, 0, 0, 0, 8, 0, 60, 0,
 		    1},
-	/* one job at a time; a quarter of the budget is 40 bytes of
+	/* one job at a time; an eighth of the budget is 40 bytes of
 	 * backlog: three or four messages of 11 bytes, not 16 */
 	[SC_BACKBYTES] = {"backbytes", 1, 30, behave_hold, 300, 16, 0, 0, 0, 8,
-			  0, 160, 1000, 0},
+			  0, 320, 1000, 0},
 };
 
 static void produce_hol(harness *h);
@@ -1746,7 +1746,7 @@ static bool one_held_a_while(harness *h)
 	return h->n_held == 1 && lasync_consumer_backlog_bytes(h->c) > 0;
 }
 
-/* fetched messages not started pause the partition past a quarter of the
+/* fetched messages not started pause the partition past an eighth of the
  * budget in bytes; every message is still processed once, in order */
 static void test_budget_bounds_backlog_bytes(void **state)
 {
@@ -1765,7 +1765,7 @@ static void test_budget_bounds_backlog_bytes(void **state)
 	/* 40 bytes reached, then one more message each poll at most */
 	if (most < 33 || most > 55) {
 		print_error("backlog peaked at %zu bytes, want 33..55 "
-			    "(budget/4 = 40, messages of 11)\n",
+			    "(budget/8 = 40, messages of 11)\n",
 			    most);
 		fail();
 	}
