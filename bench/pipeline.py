@@ -24,8 +24,9 @@ What a run measures, with the machine's load before and after:
   kcat           the same snapshot messages produced into a fresh topic
                  and consumed back with kcat, on the same broker
 Output: key=value lines on stdout and one JSON document per run in --out.
-Logs and outputs carry ids and counts only.  LASYNC_MEMORY_BUDGET_MB in the
-environment is passed to the daemons (--memory-budget-mb).
+Logs and outputs carry ids and counts only.  LASYNC_MEMORY_BUDGET_MB
+(--memory-budget-mb) and MALLOC_ARENA_MAX in the environment are passed to
+the daemons.
 """
 
 from __future__ import annotations
