@@ -25,8 +25,8 @@ What a run measures, with the machine's load before and after:
                  and consumed back with kcat, on the same broker
 Output: key=value lines on stdout and one JSON document per run in --out.
 Logs and outputs carry ids and counts only.  LASYNC_MEMORY_BUDGET_MB
-(--memory-budget-mb) and MALLOC_ARENA_MAX in the environment are passed to
-the daemons.
+(--memory-budget-mb), MALLOC_ARENA_MAX and GLIBC_TUNABLES in the environment
+are passed to the daemons.
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ class Deployment:
         }
         # the daemons' --memory-budget-mb and glibc's arena cap, when the
         # caller sets them
-        for var in ("LASYNC_MEMORY_BUDGET_MB", "MALLOC_ARENA_MAX"):
+        for var in ("LASYNC_MEMORY_BUDGET_MB", "MALLOC_ARENA_MAX", "GLIBC_TUNABLES"):
             if os.environ.get(var):
                 self.env[var] = os.environ[var]
         self.tenants: list[dict] = []
@@ -585,6 +585,7 @@ def cmd_memory(args):
             dep.cleanup()
         row = {"tenants": n, "students": size,
                "memory_budget_mb": os.environ.get("LASYNC_MEMORY_BUDGET_MB", "default"),
+               "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""),
                "first": first["peak_rss_mb"], "steady": steady["peak_rss_mb"],
                "first_wall_s": first["sweep"].get("wall_s"),
                "steady_wall_s": steady["sweep"].get("wall_s")}
