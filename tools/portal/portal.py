@@ -221,6 +221,8 @@ class PortalControl:
       writes     POST (not .search), PUT, PATCH and DELETE requests that
                  reached scim2-server (not answered by a fault), whatever
                  scim2-server answered; a bulk request counts once
+      bulk       POST .../Bulk requests (also in POST and writes)
+      bulk_operations  the operations those Bulk requests carried
       faulted    requests answered by an injected fault status
     """
 
@@ -238,13 +240,30 @@ class PortalControl:
 
     @staticmethod
     def empty_counts() -> dict[str, int]:
-        return {**{m: 0 for m in METHODS}, "searches": 0, "writes": 0, "faulted": 0,
-                "wrong_token": 0}
+        return {**{m: 0 for m in METHODS}, "searches": 0, "writes": 0, "bulk": 0,
+                "bulk_operations": 0, "faulted": 0, "wrong_token": 0}
 
-    def count(self, tenant: str, key: str) -> None:
+    def count(self, tenant: str, key: str, n: int = 1) -> None:
         with self.lock:
             counts = self.stats.setdefault(tenant, self.empty_counts())
-            counts[key] = counts.get(key, 0) + 1
+            counts[key] = counts.get(key, 0) + n
+
+    def count_bulk(self, tenant: str, environ: dict[str, Any]) -> None:
+        """Count a Bulk request and its operations; the body is read here
+        and handed on unchanged."""
+        try:
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            size = 0
+        body = environ["wsgi.input"].read(size) if size > 0 else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            ops = json.loads(body).get("Operations")
+            n = len(ops) if isinstance(ops, list) else 0
+        except (ValueError, AttributeError):
+            n = 0
+        self.count(tenant, "bulk")
+        self.count(tenant, "bulk_operations", n)
 
     # -- faults
 
@@ -405,6 +424,8 @@ class PortalControl:
 
         if method in WRITE_METHODS and not searching:
             self.count(tenant, "writes")
+        if method == "POST" and rest.rstrip("/").endswith("/Bulk"):
+            self.count_bulk(tenant, environ)
         return list(self.app(environ, start_response))
 
 
