@@ -912,7 +912,7 @@ def test_stats_count_per_tenant_and_method(portal: Portal) -> None:
     got = portal.stats()
     assert (got["POST"], got["writes"], got["bulk"], got["bulk_operations"]) == (4, 6, 1, 2)
     whole = portal.raw("GET", "/_stats", auth=False).body
-    assert whole["tenants"][portal.tenant]["writes"] == 5
+    assert whole["tenants"][portal.tenant]["writes"] == 6
     assert "_probe" not in whole["tenants"]
     r = portal.raw("POST", f"/_stats/reset?tenant={portal.tenant}", auth=False)
     assert r.status == 200
