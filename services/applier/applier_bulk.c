@@ -9,6 +9,9 @@
  *                          is parked in the job's queue, or sent alone
  *   applier_bulk_flush     send the queue as BulkRequests
  *
+ * Users' creates and every PATCH go in Bulks; a group's create stays a
+ * single request (see applier_write).
+ *
  * An operation does not know whether its write went alone or in a Bulk:
  * its callback gets, per operation, the lasync_http_result a single
  * request would have given (status, and the error body or the created
@@ -651,7 +654,15 @@ void applier_write(ajob *aj, const char *method, const char *url,
 	e.fn = fn;
 	e.ctx = ctx;
 	e.slot = slot;
-	if (b == NULL || b->off || strncmp(url, base, blen) != 0) {
+	/* A group's create stays alone: only userName is unique in a portal,
+	 * so a create that ran after its request timed out is found by the
+	 * retry only if it ran before the retry's lookup; a Bulk holds a
+	 * request open for seconds, which would widen that window for the one
+	 * create that has no second guard.  Groups are few; the gain is in
+	 * the users. */
+	if (b == NULL || b->off || strncmp(url, base, blen) != 0 ||
+	    (strcmp(method, "POST") == 0 &&
+	     strncmp(url + blen, "/Groups", 7) == 0)) {
 		send_single(aj, &e);
 		entry_clear(&e);
 		return;

@@ -967,3 +967,15 @@ def test_fault_requests_are_validated(portal: Portal) -> None:
         assert r.status == 400, (bad, r)
     assert portal.raw("POST", "/_faults", b"not json", auth=False).status == 400
     assert portal.raw("GET", "/_nothing", auth=False).status == 404
+
+
+def test_fault_only_for_its_path(portal: Portal) -> None:
+    portal.raw("POST", "/_faults", {"tenant": portal.tenant, "status": 503, "methods": ["POST"],
+                                    "path": "/Bulk", "count": 1}, auth=False)
+    assert portal.req("POST", "/Users", {"schemas": [USER], "userName": "p"}).status == 201
+    r = portal.req("POST", "/Bulk", {"schemas": [BULK], "Operations": [
+        {"method": "POST", "path": "/Users", "bulkId": "q", "data": {"schemas": [USER], "userName": "q"}}]})
+    assert_error(r, 503, None)
+    assert portal.stats()["faulted"] == 1 and portal.stats()["bulk"] == 0
+    r = portal.raw("POST", "/_faults", {"status": 500, "path": "Bulk"}, auth=False)
+    assert r.status == 400

@@ -148,6 +148,8 @@ class Fault:
     remaining   requests left; -1 means until DELETE /_faults
     tenant      only this tenant's requests; None: every tenant
     methods     only these methods; None: every method
+    path        only requests whose path (after the tenant) ends so, e.g.
+                "/Bulk"; None: every path
     """
 
     status: int | None
@@ -156,6 +158,7 @@ class Fault:
     remaining: int
     tenant: str | None
     methods: frozenset[str] | None
+    path: str | None = None
     id: int = 0
 
     @classmethod
@@ -163,7 +166,7 @@ class Fault:
         """Build a fault from the JSON body of POST /_faults, or raise ValueError."""
         if not isinstance(doc, dict):
             raise ValueError("body must be a JSON object")
-        known = {"tenant", "status", "retry_after", "count", "delay_ms", "methods"}
+        known = {"tenant", "status", "retry_after", "count", "delay_ms", "methods", "path"}
         unknown = sorted(set(doc) - known)
         if unknown:
             raise ValueError(f"unknown field(s): {', '.join(unknown)}")
@@ -195,17 +198,22 @@ class Fault:
                     or not all(isinstance(m, str) and m.upper() in METHODS for m in methods)):
                 raise ValueError(f"methods must be a non-empty list of {', '.join(METHODS)}")
             methods = frozenset(m.upper() for m in methods)
-        return cls(status, retry_after, delay_ms, count, tenant, methods)
+        path = doc.get("path")
+        if path is not None and (not isinstance(path, str) or not path.startswith("/")):
+            raise ValueError("path must be a string starting with /")
+        return cls(status, retry_after, delay_ms, count, tenant, methods, path)
 
-    def matches(self, tenant: str, method: str) -> bool:
+    def matches(self, tenant: str, method: str, rest: str = "/") -> bool:
         return ((self.tenant is None or self.tenant == tenant)
-                and (self.methods is None or method in self.methods))
+                and (self.methods is None or method in self.methods)
+                and (self.path is None or rest.rstrip("/").endswith(self.path)))
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "tenant": self.tenant, "status": self.status,
                 "retry_after": self.retry_after, "delay_ms": self.delay_ms,
                 "count": self.remaining,
-                "methods": sorted(self.methods) if self.methods else None}
+                "methods": sorted(self.methods) if self.methods else None,
+                "path": self.path}
 
 
 # ---------------------------------------------------------------- middleware
@@ -267,11 +275,11 @@ class PortalControl:
 
     # -- faults
 
-    def take_fault(self, tenant: str, method: str) -> Fault | None:
+    def take_fault(self, tenant: str, method: str, rest: str = "/") -> Fault | None:
         """Consume one use of the first armed fault that matches a request."""
         with self.lock:
             for fault in self.faults:
-                if fault.matches(tenant, method):
+                if fault.matches(tenant, method, rest):
                     if fault.remaining > 0:
                         fault.remaining -= 1
                         if fault.remaining == 0:
@@ -410,7 +418,7 @@ class PortalControl:
         if searching:
             self.count(tenant, "searches")
 
-        fault = self.take_fault(tenant, method)
+        fault = self.take_fault(tenant, method, rest)
         if fault is not None:
             if fault.delay_ms:
                 time.sleep(fault.delay_ms / 1000)
