@@ -657,6 +657,7 @@ def cmd_applier(args):
     out = Path(args.out) / prefix
     out.mkdir(parents=True, exist_ok=True)
     dep = Deployment(env, prefix, out / "logs")
+    dep.env["LASYNC_SCIM_BULK"] = args.scim_bulk
     serve(env, fx / "base")
     dep.register(schools)
     workers = [d for d in dep.all_daemons() if d != "applier"]
@@ -686,8 +687,9 @@ def cmd_applier(args):
         a_wall = float(applied["sweep"].get("wall_s", 0) or 0)
         a_writes = int(applied["sweep"].get("portal_writes", 0))
         a_ops = int(applied["sweep"].get("ops", 0))
-        print(f"applier full_path ops={a_ops} portal_writes={a_writes} wall_s={a_wall:.2f} "
-              f"ops_per_s={a_ops / a_wall:.1f} writes_per_s={a_writes / a_wall:.1f} "
+        print(f"applier full_path scim_bulk={args.scim_bulk} ops={a_ops} portal_writes={a_writes} "
+              f"wall_s={a_wall:.2f} ops_per_s={a_ops / a_wall:.1f} "
+              f"writes_per_s={a_writes / a_wall:.1f} "
               f"load={applied['load_before']:.2f}->{applied['load_after']:.2f}", flush=True)
         best = 0.0
         for c in map(int, args.concurrency.split(",")):
@@ -750,6 +752,8 @@ def main(argv=None):
     a = sub.add_parser("applier", parents=[common])
     a.add_argument("--schools", type=int, default=40)
     a.add_argument("--concurrency", default="4,8,16")
+    a.add_argument("--scim-bulk", choices=("auto", "off"), default="auto",
+                   help="the applier's --scim-bulk (off: one request per write, as before)")
     a.add_argument("--bulk", type=int, default=100,
                    help="also send the creates as SCIM Bulk requests of this many (0: not)")
     m = sub.add_parser("memory", parents=[common])

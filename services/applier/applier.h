@@ -8,6 +8,8 @@
  *   applier_op.c      one operation as a small state machine of SCIM calls
  *   applier_scim.c    SCIM requests and responses (URLs, bodies, errors)
  *   applier_ids.c     externalId -> portal id, cached in Redis
+ *   applier_bulk.c    SCIM Bulk: the writes of a stage in BulkRequests,
+ *                     where the portal announces Bulk (--scim-bulk auto)
  *
  * Exactly once (DESIGN §2): every completed operation id is recorded in
  * Redis ("<prefix>:{tenant}:op:<id>", SET NX EX) and skipped when seen
@@ -15,7 +17,10 @@
  * costs work, never a duplicate: creation always looks up by externalId
  * first, created users carry a userName derived from their externalId (a
  * second create is refused by the portal), and PATCH writes absolute
- * values of owned attributes only, never PUT.
+ * values of owned attributes only, never PUT.  A write sent inside a SCIM
+ * Bulk keeps all of this: each operation's result in the BulkResponse is
+ * judged as a single request's answer would be, and a Bulk whose outcome
+ * is unknown is a transient failure (the retry looks up again).
  */
 #ifndef APPLIER_H
 #define APPLIER_H
@@ -82,6 +87,81 @@ char *applier_scim_username(const char *external_id);
 /* applier_scim_first - the first resource of a ListResponse (borrowed from
  * doc), or NULL */
 json_t *applier_scim_first(json_t *list);
+
+/* --- applier_bulk.c: SCIM Bulk (RFC 7644 §3.7) ------------------------ */
+
+/* What a portal's ServiceProviderConfig announces. */
+typedef struct applier_bulk_limits {
+	bool supported;
+	size_t max_ops;		/* operations per BulkRequest */
+	size_t max_payload;	/* bytes per BulkRequest */
+} applier_bulk_limits;
+
+/* applier_bulk_limits_parse - Bulk as spc announces it; unsupported when
+ * absent, off, or too small to gain anything; capped by our own ceilings */
+void applier_bulk_limits_parse(const json_t *spc, applier_bulk_limits *l);
+
+/* One BulkRequest being built, always within the limits. */
+typedef struct applier_bulk_batch applier_bulk_batch;
+typedef enum {
+	BULK_ADDED,
+	BULK_FULL,		/* send the batch, then add again */
+	BULK_TOO_BIG,		/* never fits: send it alone */
+} bulk_add;
+
+applier_bulk_batch *applier_bulk_batch_new(const applier_bulk_limits *l);
+void applier_bulk_batch_free(applier_bulk_batch *b);
+/* applier_bulk_batch_add - one operation (data may be NULL) */
+bulk_add applier_bulk_batch_add(applier_bulk_batch *b, const char *method,
+				const char *path, const char *bulk_id,
+				const json_t *data);
+size_t applier_bulk_batch_count(const applier_bulk_batch *b);
+/* applier_bulk_batch_bytes - the size of the BulkRequest as it stands */
+size_t applier_bulk_batch_bytes(const applier_bulk_batch *b);
+/* applier_bulk_batch_body - the BulkRequest (borrowed, until the next add) */
+const char *applier_bulk_batch_body(applier_bulk_batch *b, size_t *len);
+
+/* The result of one operation in a BulkResponse. */
+typedef struct applier_bulk_reply {
+	long status;		/* 0: the response has none for it */
+	json_t *response;	/* the portal's body for it, or NULL */
+	char *location;
+} applier_bulk_reply;
+
+/* applier_bulk_parse - the results of the n operations bulk_ids[] names,
+ * from a BulkResponse; -1 with err when it is none */
+int applier_bulk_parse(const char *body, size_t len,
+		       const char *const *bulk_ids, size_t n,
+		       applier_bulk_reply *out, char *err, size_t errlen);
+void applier_bulk_reply_clear(applier_bulk_reply *r);
+/* applier_bulk_result - the result a single request would have given for
+ * rep (data: what a POST sent, else NULL); *text backs r->body, the
+ * caller frees it */
+void applier_bulk_result(const applier_bulk_reply *rep, const json_t *data,
+			 lasync_http_result *r, char **text);
+
+typedef struct applier_bulker applier_bulker;
+
+void applier_bulk_init(void);
+void applier_bulk_cache_free(void);
+/* applier_bulk_prepare - learn whether the tenant's portal takes Bulk (a
+ * cached ServiceProviderConfig, or a GET); ends with
+ * applier_job_discovered() */
+void applier_bulk_prepare(ajob *aj, bool enabled);
+void applier_bulker_free(applier_bulker *b);
+/* applier_write - a POST or PATCH of an operation: queued for a Bulk, or
+ * sent alone (*slot gets the transfer then, NULL when queued); fn runs
+ * once either way, with what a single request would have answered */
+void applier_write(ajob *aj, const char *method, const char *url,
+		   const json_t *body, lasync_http_done_fn fn, void *ctx,
+		   lasync_http_xfer **slot);
+/* applier_bulk_flush - send the queued writes */
+void applier_bulk_flush(ajob *aj);
+/* operations waiting in the queue or in a Bulk in flight */
+size_t applier_bulk_parked(const ajob *aj);
+/* Bulk requests in flight */
+size_t applier_bulk_requests(const ajob *aj);
+bool applier_bulk_queued(const ajob *aj);
 
 /* --- applier_op.c ---------------------------------------------------- */
 
@@ -153,6 +233,10 @@ struct ajob {
 	lasync_http_xfer *retire_x;
 	bool retired;		/* the retire step ran */
 	char *retire_note;	/* for the sync result: held by the guard */
+	/* SCIM Bulk (applier_bulk.c): NULL when the portal gets single
+	 * requests only */
+	applier_bulker *bulk;
+	lasync_http_xfer *spc_x;
 };
 
 /* --- applier_retire.c: leavers a reconcile finds (R16, R5, R17) ------- */
@@ -216,6 +300,13 @@ void applier_job_op_done(ajob *aj, size_t idx, op_outcome o,
 
 /* applier_count_write - count one portal request that changed the portal */
 void applier_count_write(ajob *aj, const char *method);
+/* applier_count_request - count one request sent (method "BULK" for a
+ * BulkRequest) without counting a write */
+void applier_count_request(ajob *aj, const char *method);
+/* applier_job_pump - start what may start, send what waits */
+void applier_job_pump(ajob *aj);
+/* applier_job_discovered - applier_bulk_prepare() ended: go on */
+void applier_job_discovered(ajob *aj);
 
 /* The daemon side. */
 applier *applier_new(void);

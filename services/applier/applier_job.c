@@ -35,13 +35,18 @@
 /* Done operations recorded per pipeline; a crash loses at most this many
  * records, which costs that many idempotent writes on a redelivery. */
 #define WRITE_BATCH 64
+/* Bulk requests in flight per part: a portal runs the operations of its
+ * Bulks one after another anyway; more would only wait, and the last of
+ * them would near --portal-timeout-ms. */
+#define BULK_IN_FLIGHT 2
 
 struct applier {
 	lasync_daemon *d;
 	long timeout_ms;
 	long concurrency;
 	long op_ttl_s;
-	lasync_param params[4];
+	char *scim_bulk;	/* "auto" or "off" */
+	lasync_param params[5];
 };
 
 typedef struct ajob_ext {
@@ -57,6 +62,7 @@ static lasync_metric *m_ops, *m_requests, *m_apply_seconds;
 applier *applier_new(void)
 {
 	applier *a = lasync_xcalloc(1, sizeof(*a));
+	static const char *const bulk_modes[] = {"auto", "off", NULL};
 
 	a->params[0] = (lasync_param){"portal-timeout-ms", LASYNC_PARAM_INT,
 				      "30000", "timeout of one SCIM request",
@@ -71,11 +77,17 @@ applier *applier_new(void)
 				      "remembered",
 				      &a->op_ttl_s, 60, 31536000, false, false,
 				      NULL};
+	a->params[3] = (lasync_param){"scim-bulk", LASYNC_PARAM_STRING, "auto",
+				      "SCIM Bulk: auto (where the portal "
+				      "announces it) or off",
+				      &a->scim_bulk, 0, 0, false, false,
+				      bulk_modes};
 	return a;
 }
 
 void applier_free(applier *a)
 {
+	applier_bulk_cache_free();
 	free(a);
 }
 
@@ -111,6 +123,7 @@ int applier_init(lasync_daemon *d, void *ctx, char *err, size_t errlen)
 	m_apply_seconds = lasync_metric_histogram(
 		"lasync_apply_seconds", "Time to apply one change-set part",
 		NULL, buckets, sizeof(buckets) / sizeof(buckets[0]));
+	applier_bulk_init();
 	return 0;
 }
 
@@ -142,6 +155,12 @@ int applier_vendor(ajob *aj)
 void applier_count_write(ajob *aj, const char *method)
 {
 	aj->counts.portal_writes++;
+	lasync_metric_add(m_requests, 1, method);
+}
+
+void applier_count_request(ajob *aj, const char *method)
+{
+	(void)aj;
 	lasync_metric_add(m_requests, 1, method);
 }
 
@@ -197,6 +216,9 @@ static void ajob_free(ajob *aj)
 		lasync_http_cancel(applier_http(aj), aj->link_x);
 	if (aj->retire_x != NULL)
 		lasync_http_cancel(applier_http(aj), aj->retire_x);
+	if (aj->spc_x != NULL)
+		lasync_http_cancel(applier_http(aj), aj->spc_x);
+	applier_bulker_free(aj->bulk);
 	json_decref(aj->retire);
 	free(aj->retire_note);
 	json_decref(aj->unlinked);
@@ -325,9 +347,36 @@ static void part_finished(ajob *aj)
 	lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
 }
 
+/* busy - requests the job has in flight: operations not waiting for a
+ * Bulk, and Bulk requests */
+static size_t busy(const ajob *aj)
+{
+	return aj->inflight - applier_bulk_parked(aj) +
+	       applier_bulk_requests(aj);
+}
+
+/* bulk_due - send the queued writes now?  When no operation that could
+ * still join them is running, and the pump cannot start one: the stage
+ * (or the part) is at its end, the job stops, or no Bulk is in flight
+ * whose answer the pump would wait for. */
+static bool bulk_due(const ajob *aj)
+{
+	size_t n = aj->cs->n_ops;
+
+	if (!applier_bulk_queued(aj) ||
+	    aj->inflight != applier_bulk_parked(aj))
+		return false;
+	return aj->stop || aj->next >= n ||
+	       aj->cs->ops[aj->next]->stage != aj->cur_stage ||
+	       applier_bulk_requests(aj) == 0;
+}
+
 /* pump - start operations up to the concurrency limit and the stage
  * barrier.  Operations may finish synchronously; re-entry is turned into
- * another round of this loop instead of recursion. */
+ * another round of this loop instead of recursion.  With Bulk, an
+ * operation whose write waits in the queue does not count against the
+ * limit (its Bulk request does), so a stage's writes gather into Bulks
+ * of up to the portal's maxOperations. */
 static void pump(ajob *aj)
 {
 	ajob_ext *x = (ajob_ext *)aj;
@@ -340,7 +389,8 @@ static void pump(ajob *aj)
 	x->pumping = true;
 	do {
 		x->repump = false;
-		while (!aj->stop && aj->inflight < (size_t)aj->a->concurrency &&
+		while (!aj->stop && busy(aj) < (size_t)aj->a->concurrency &&
+		       applier_bulk_requests(aj) < BULK_IN_FLIGHT &&
 		       aj->next < n) {
 			const Lasync__V1__Operation *op = aj->cs->ops[aj->next];
 
@@ -356,6 +406,8 @@ static void pump(ajob *aj)
 			aj->inflight++;
 			applier_op_start(aj, idx);
 		}
+		if (bulk_due(aj))
+			applier_bulk_flush(aj);
 	} while (x->repump);
 	x->pumping = false;
 	if (aj->inflight != 0 || (aj->next != n && !aj->stop))
@@ -367,6 +419,11 @@ static void pump(ajob *aj)
 		return;
 	}
 	part_finished(aj);
+}
+
+void applier_job_pump(ajob *aj)
+{
+	pump(aj);
 }
 
 void applier_job_retired(ajob *aj, int o, int retry_after_ms,
@@ -749,6 +806,11 @@ void applier_start(void *ctx, lasync_job *job)
 		    job->key, aj->cs->header->sync_id, aj->cs->part,
 		    aj->cs->parts, aj->cs->n_ops, aj->cs->reconcile,
 		    job->attempt);
+	applier_bulk_prepare(aj, strcmp(a->scim_bulk, "off") != 0);
+}
+
+void applier_job_discovered(ajob *aj)
+{
 	if (aj->cs->reconcile) {
 		aj->portal = json_object();
 		aj->unlinked_groups = json_array();

@@ -17,7 +17,9 @@
  *             wanted ones and leaves members added in the portal alone
  *
  * Each step's callback either starts the next request or ends the
- * operation with applier_job_op_done().
+ * operation with applier_job_op_done().  Writes (the create's POST, the
+ * PATCHes) go through applier_write(), which may carry them in a SCIM
+ * Bulk; the callbacks get the same answer either way.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -324,8 +326,7 @@ static void send_patch(oprun *run, json_t *ops)
 	json_object_set_new(body, "Operations", ops);
 	run->step = STEP_PATCH;
 	run->patched = true;
-	run->x = applier_request(aj, "PATCH", url, body, on_patch, run);
-	applier_count_write(aj, "PATCH");
+	applier_write(aj, "PATCH", url, body, on_patch, run, &run->x);
 	json_decref(body);
 	free(url);
 }
@@ -672,8 +673,7 @@ static void do_create(oprun *run)
 				     NULL, NULL, NULL);
 
 	run->step = STEP_CREATE;
-	run->x = applier_request(aj, "POST", url, body, on_create, run);
-	applier_count_write(aj, "POST");
+	applier_write(aj, "POST", url, body, on_create, run, &run->x);
 	free(url);
 	json_decref(body);
 }

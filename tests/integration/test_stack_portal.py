@@ -892,7 +892,8 @@ def test_throughput_rough(portal_env: tuple[str, str]) -> None:
 
 def test_stats_count_per_tenant_and_method(portal: Portal) -> None:
     assert portal.stats() == {"GET": 0, "POST": 0, "PUT": 0, "PATCH": 0, "DELETE": 0,
-                              "searches": 0, "writes": 0, "faulted": 0, "wrong_token": 0}
+                              "searches": 0, "writes": 0, "bulk": 0, "bulk_operations": 0,
+                              "faulted": 0, "wrong_token": 0}
     u = portal.create_user("a")
     portal.get(f"/Users/{u['id']}")
     portal.search("Users", 'userName eq "a"')
@@ -901,9 +902,17 @@ def test_stats_count_per_tenant_and_method(portal: Portal) -> None:
     portal.req("POST", "/Users", {"schemas": [USER], "userName": "a"})  # 409: still a write attempt
     portal.req("DELETE", f"/Users/{u['id']}")
     assert portal.stats() == {"GET": 1, "POST": 3, "PUT": 1, "PATCH": 1, "DELETE": 1,
-                              "searches": 1, "writes": 5, "faulted": 0, "wrong_token": 0}
+                              "searches": 1, "writes": 5, "bulk": 0, "bulk_operations": 0,
+                              "faulted": 0, "wrong_token": 0}
+    portal.req("POST", "/Bulk", {"schemas": [BULK], "Operations": [
+        {"method": "POST", "path": "/Users", "bulkId": "b", "data": {"schemas": [USER], "userName": "b"}},
+        {"method": "PATCH", "path": f"/Users/{u['id']}", "data": {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "y"}]}}]})
+    got = portal.stats()
+    assert (got["POST"], got["writes"], got["bulk"], got["bulk_operations"]) == (4, 6, 1, 2)
     whole = portal.raw("GET", "/_stats", auth=False).body
-    assert whole["tenants"][portal.tenant]["writes"] == 5
+    assert whole["tenants"][portal.tenant]["writes"] == 6
     assert "_probe" not in whole["tenants"]
     r = portal.raw("POST", f"/_stats/reset?tenant={portal.tenant}", auth=False)
     assert r.status == 200
@@ -958,3 +967,15 @@ def test_fault_requests_are_validated(portal: Portal) -> None:
         assert r.status == 400, (bad, r)
     assert portal.raw("POST", "/_faults", b"not json", auth=False).status == 400
     assert portal.raw("GET", "/_nothing", auth=False).status == 404
+
+
+def test_fault_only_for_its_path(portal: Portal) -> None:
+    portal.raw("POST", "/_faults", {"tenant": portal.tenant, "status": 503, "methods": ["POST"],
+                                    "path": "/Bulk", "count": 1}, auth=False)
+    assert portal.req("POST", "/Users", {"schemas": [USER], "userName": "p"}).status == 201
+    r = portal.req("POST", "/Bulk", {"schemas": [BULK], "Operations": [
+        {"method": "POST", "path": "/Users", "bulkId": "q", "data": {"schemas": [USER], "userName": "q"}}]})
+    assert_error(r, 503, None)
+    assert portal.stats()["faulted"] == 1 and portal.stats()["bulk"] == 0
+    r = portal.raw("POST", "/_faults", {"status": 500, "path": "Bulk"}, auth=False)
+    assert r.status == 400

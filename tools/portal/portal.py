@@ -148,6 +148,8 @@ class Fault:
     remaining   requests left; -1 means until DELETE /_faults
     tenant      only this tenant's requests; None: every tenant
     methods     only these methods; None: every method
+    path        only requests whose path (after the tenant) ends so, e.g.
+                "/Bulk"; None: every path
     """
 
     status: int | None
@@ -156,6 +158,7 @@ class Fault:
     remaining: int
     tenant: str | None
     methods: frozenset[str] | None
+    path: str | None = None
     id: int = 0
 
     @classmethod
@@ -163,7 +166,7 @@ class Fault:
         """Build a fault from the JSON body of POST /_faults, or raise ValueError."""
         if not isinstance(doc, dict):
             raise ValueError("body must be a JSON object")
-        known = {"tenant", "status", "retry_after", "count", "delay_ms", "methods"}
+        known = {"tenant", "status", "retry_after", "count", "delay_ms", "methods", "path"}
         unknown = sorted(set(doc) - known)
         if unknown:
             raise ValueError(f"unknown field(s): {', '.join(unknown)}")
@@ -195,17 +198,22 @@ class Fault:
                     or not all(isinstance(m, str) and m.upper() in METHODS for m in methods)):
                 raise ValueError(f"methods must be a non-empty list of {', '.join(METHODS)}")
             methods = frozenset(m.upper() for m in methods)
-        return cls(status, retry_after, delay_ms, count, tenant, methods)
+        path = doc.get("path")
+        if path is not None and (not isinstance(path, str) or not path.startswith("/")):
+            raise ValueError("path must be a string starting with /")
+        return cls(status, retry_after, delay_ms, count, tenant, methods, path)
 
-    def matches(self, tenant: str, method: str) -> bool:
+    def matches(self, tenant: str, method: str, rest: str = "/") -> bool:
         return ((self.tenant is None or self.tenant == tenant)
-                and (self.methods is None or method in self.methods))
+                and (self.methods is None or method in self.methods)
+                and (self.path is None or rest.rstrip("/").endswith(self.path)))
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "tenant": self.tenant, "status": self.status,
                 "retry_after": self.retry_after, "delay_ms": self.delay_ms,
                 "count": self.remaining,
-                "methods": sorted(self.methods) if self.methods else None}
+                "methods": sorted(self.methods) if self.methods else None,
+                "path": self.path}
 
 
 # ---------------------------------------------------------------- middleware
@@ -221,6 +229,8 @@ class PortalControl:
       writes     POST (not .search), PUT, PATCH and DELETE requests that
                  reached scim2-server (not answered by a fault), whatever
                  scim2-server answered; a bulk request counts once
+      bulk       POST .../Bulk requests (also in POST and writes)
+      bulk_operations  the operations those Bulk requests carried
       faulted    requests answered by an injected fault status
     """
 
@@ -238,21 +248,38 @@ class PortalControl:
 
     @staticmethod
     def empty_counts() -> dict[str, int]:
-        return {**{m: 0 for m in METHODS}, "searches": 0, "writes": 0, "faulted": 0,
-                "wrong_token": 0}
+        return {**{m: 0 for m in METHODS}, "searches": 0, "writes": 0, "bulk": 0,
+                "bulk_operations": 0, "faulted": 0, "wrong_token": 0}
 
-    def count(self, tenant: str, key: str) -> None:
+    def count(self, tenant: str, key: str, n: int = 1) -> None:
         with self.lock:
             counts = self.stats.setdefault(tenant, self.empty_counts())
-            counts[key] = counts.get(key, 0) + 1
+            counts[key] = counts.get(key, 0) + n
+
+    def count_bulk(self, tenant: str, environ: dict[str, Any]) -> None:
+        """Count a Bulk request and its operations; the body is read here
+        and handed on unchanged."""
+        try:
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            size = 0
+        body = environ["wsgi.input"].read(size) if size > 0 else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            ops = json.loads(body).get("Operations")
+            n = len(ops) if isinstance(ops, list) else 0
+        except (ValueError, AttributeError):
+            n = 0
+        self.count(tenant, "bulk")
+        self.count(tenant, "bulk_operations", n)
 
     # -- faults
 
-    def take_fault(self, tenant: str, method: str) -> Fault | None:
+    def take_fault(self, tenant: str, method: str, rest: str = "/") -> Fault | None:
         """Consume one use of the first armed fault that matches a request."""
         with self.lock:
             for fault in self.faults:
-                if fault.matches(tenant, method):
+                if fault.matches(tenant, method, rest):
                     if fault.remaining > 0:
                         fault.remaining -= 1
                         if fault.remaining == 0:
@@ -391,7 +418,7 @@ class PortalControl:
         if searching:
             self.count(tenant, "searches")
 
-        fault = self.take_fault(tenant, method)
+        fault = self.take_fault(tenant, method, rest)
         if fault is not None:
             if fault.delay_ms:
                 time.sleep(fault.delay_ms / 1000)
@@ -405,6 +432,8 @@ class PortalControl:
 
         if method in WRITE_METHODS and not searching:
             self.count(tenant, "writes")
+        if method == "POST" and rest.rstrip("/").endswith("/Bulk"):
+            self.count_bulk(tenant, environ)
         return list(self.app(environ, start_response))
 
 

@@ -1,0 +1,92 @@
+"""SCIM Bulk in the applier: a first import through the whole pipeline.
+
+The test portal announces Bulk (maxOperations 1000, maxPayloadSize 1 MiB,
+docs/scim-portal.md §g). With --scim-bulk auto (the default) the applier
+sends the users' creates and the PATCHes of each stage as Bulk requests: the portal's
+own counters (/_stats) must show Bulk requests carrying the writes, and far
+fewer HTTP requests than resources. With --scim-bulk off not one Bulk
+request. Either way the portal must end exactly as the LAS says: every
+externalId once, as many users and groups as the mapper planned, and a
+full reconcile finds nothing to repair (verify.py).
+
+A Bulk the portal fails as a whole (HTTP 503) is transient for the job:
+the retry looks everything up again and the portal still ends exactly
+right, nothing lost, nothing twice.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import cleanup_school, metric_sum
+from test_e2e_crash import brin_for
+from verify import planned_counts, portal_matches_las
+
+STUDENTS = 300
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def first_import(pipeline, n: int, bulk: str) -> tuple[dict, dict, object]:
+    """A generated school of the test's own, synced once with --scim-bulk
+    bulk; returns the portal's counters for the tenant, the planned counts
+    and the school's fixture dir."""
+    brin = brin_for(pipeline.prefix, n)
+    school = pipeline.las.generate("parnassys", brin, STUDENTS, seed=17, key="bulk-key")
+    pipeline.tenant("bulky", brin=brin, key="bulk-key")
+    pipeline.start(extra={"applier": ["--scim-bulk", bulk]})
+    out = pipeline.sync("bulky", wait=600).stdout
+    assert ": ok (stage applier)" in out, out
+    stats = pipeline.portal.stats(pipeline.portal_tenant("bulky"))
+    return stats, planned_counts(pipeline, "bulky"), school
+
+
+@pytest.mark.parametrize("bulk", ["auto", "off"])
+def test_first_import_with_and_without_bulk(pipeline, bulk):
+    stats, want, school = first_import(pipeline, 1 if bulk == "auto" else 2, bulk)
+    try:
+        resources = want["users"] + want["groups"]
+        requests = sum(stats.get(m, 0) for m in METHODS)
+        status = {s["tenant"]: s for s in pipeline.status()}["bulky"]
+        assert status["counts"]["users_created"] == want["users"], status
+        assert status["counts"]["groups_created"] == want["groups"], status
+        bulks = metric_sum(pipeline.daemons["applier"].metrics(),
+                           "lasync_applier_bulk_requests_total")
+        if bulk == "auto":
+            assert stats["bulk"] >= 1, stats
+            # every user's create (and the memberships' PATCHes) inside a
+            # Bulk; a group's create alone (applier_write says why)
+            assert stats["bulk_operations"] >= want["users"], (stats, want)
+            assert stats["POST"] - stats["bulk"] == want["groups"], (stats, want)
+            assert requests * 10 < resources, (stats, want)
+            assert bulks == stats["bulk"]
+            assert metric_sum(pipeline.daemons["applier"].metrics(),
+                              "lasync_applier_bulk_requests_total", outcome="ok") == bulks
+        else:
+            assert stats["bulk"] == 0 and stats["bulk_operations"] == 0, stats
+            assert stats["POST"] >= resources, (stats, want)
+            assert bulks == 0
+        portal_matches_las(pipeline, "bulky")
+    finally:
+        cleanup_school(school)
+
+
+def test_a_bulk_failed_as_a_whole_is_retried_and_applies_exactly_once(pipeline):
+    brin = brin_for(pipeline.prefix, 3)
+    school = pipeline.las.generate("parnassys", brin, STUDENTS, seed=19, key="bulk-key")
+    try:
+        pipeline.tenant("bulky", brin=brin, key="bulk-key")
+        pipeline.start()
+        tenant = pipeline.portal_tenant("bulky")
+        # the first Bulk (of users' creates) fails whole
+        pipeline.portal.faults({"tenant": tenant, "status": 503, "retry_after": 1,
+                                "methods": ["POST"], "path": "/Bulk", "count": 1})
+        out = pipeline.sync("bulky", wait=600).stdout
+        assert ": ok (stage applier)" in out, out
+        stats = pipeline.portal.stats(tenant)
+        assert stats["faulted"] == 1 and stats["bulk"] >= 1, stats
+        assert metric_sum(pipeline.daemons["applier"].metrics(),
+                          "lasync_applier_bulk_requests_total", outcome="transient") == 1
+        portal_matches_las(pipeline, "bulky")
+    finally:
+        pipeline.portal.faults(None)
+        cleanup_school(school)
