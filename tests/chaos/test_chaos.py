@@ -74,13 +74,16 @@ def test_redis_restart_and_flush(pipeline):
 
 
 def test_portal_500_429_and_timeouts(pipeline):
-    run = Run(pipeline, extra={"applier": ["--portal-timeout-ms", "2000"]})
+    # "For a while": within the applier's retry budget, so the syncs get
+    # through; past it they would end failed, be dead-lettered, and
+    # Run.finish would sync them again.  Each school meets 3 + 3 + 2 = 8
+    # faults; with SCIM Bulk an attempt has few requests in flight and
+    # may meet just one of them, so the budget is 12 attempts, not 6.
+    run = Run(pipeline, extra={"applier": ["--portal-timeout-ms", "2000",
+                                           "--max-attempts", "12"]})
     try:
         run.start_syncs()
         run.wait_writes(100)
-        # "For a while": within the applier's retry budget, so the syncs
-        # get through; past it they would end failed, be dead-lettered,
-        # and Run.finish would sync them again.
         run.inject("each school's portal answers 500 to its next 3 requests")
         run.portal_faults({"status": 500, "count": 3})
         run.wait_writes(run.writes() + 100)
