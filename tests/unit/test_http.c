@@ -88,6 +88,31 @@ static void slow_done(void *ctx, const lasync_http_result *r)
 	snprintf(s->error, sizeof(s->error), "%s", r->error ? r->error : "");
 }
 
+/* slow_server - the slow server on a free port; its URL in url */
+static lasync_httpd *slow_server(char *url, size_t len)
+{
+	char err[256];
+	lasync_httpd *d = lasync_httpd_start("127.0.0.1", 0, NULL, NULL, err,
+					     sizeof(err));
+
+	if (d == NULL)
+		fail_msg("httpd: %s", err);
+	lasync_httpd_route(d, "/slow", slow_route, NULL, 0);
+	snprintf(url, len, "http://127.0.0.1:%d/slow", lasync_httpd_port(d));
+	return d;
+}
+
+/* drain - run the client until its transfers are done (at most 10 s) */
+static void drain(lasync_http *h)
+{
+	int64_t deadline = lasync_mono_ms() + 10000;
+
+	while (lasync_http_running(h) > 0 && lasync_mono_ms() < deadline) {
+		lasync_http_wait(h, NULL, 0, 50);
+		lasync_http_perform(h);
+	}
+}
+
 /* six requests to one host with one connection allowed, each answered in
  * 200 ms, with a timeout of 1 s (connect: 100 ms): the last waits a second
  * for the connection and still succeeds.  In curl's own queue the
@@ -95,21 +120,13 @@ static void slow_done(void *ctx, const lasync_http_result *r)
  * "Operation timed out after ..." (curl issues #3728, #4486). */
 static void test_queued_transfers_time_out_only_once_sent(void **unused)
 {
-	char err[256], url[128];
+	char url[128];
 	slow_result res[6];
-	lasync_httpd *d;
-	lasync_http *h;
-	int64_t deadline;
+	lasync_httpd *d = slow_server(url, sizeof(url));
+	lasync_http *h = lasync_http_new(8, 1);
 
 	(void)unused;
 	memset(res, 0, sizeof(res));
-	d = lasync_httpd_start("127.0.0.1", 0, NULL, NULL, err, sizeof(err));
-	if (d == NULL)
-		fail_msg("httpd: %s", err);
-	lasync_httpd_route(d, "/slow", slow_route, NULL, 0);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/slow",
-		 lasync_httpd_port(d));
-	h = lasync_http_new(8, 1);
 	for (int i = 0; i < 6; i++) {
 		lasync_http_req_opts o = {
 			.method = "GET",
@@ -120,11 +137,7 @@ static void test_queued_transfers_time_out_only_once_sent(void **unused)
 
 		assert_non_null(lasync_http_start(h, &o, slow_done, &res[i]));
 	}
-	deadline = lasync_mono_ms() + 10000;
-	while (lasync_http_running(h) > 0 && lasync_mono_ms() < deadline) {
-		lasync_http_wait(h, NULL, 0, 50);
-		lasync_http_perform(h);
-	}
+	drain(h);
 	for (int i = 0; i < 6; i++) {
 		if (!res[i].done || res[i].curl != CURLE_OK ||
 		    res[i].status != 200)
@@ -140,22 +153,14 @@ static void test_queued_transfers_time_out_only_once_sent(void **unused)
  * behind it still go */
 static void test_cancel_queued_transfer(void **unused)
 {
-	char err[256], url[128];
+	char url[128];
 	slow_result res[3];
 	lasync_http_xfer *x[3];
-	lasync_httpd *d;
-	lasync_http *h;
-	int64_t deadline;
+	lasync_httpd *d = slow_server(url, sizeof(url));
+	lasync_http *h = lasync_http_new(8, 1);
 
 	(void)unused;
 	memset(res, 0, sizeof(res));
-	d = lasync_httpd_start("127.0.0.1", 0, NULL, NULL, err, sizeof(err));
-	if (d == NULL)
-		fail_msg("httpd: %s", err);
-	lasync_httpd_route(d, "/slow", slow_route, NULL, 0);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/slow",
-		 lasync_httpd_port(d));
-	h = lasync_http_new(8, 1);
 	for (int i = 0; i < 3; i++) {
 		lasync_http_req_opts o = {.method = "GET", .url = url};
 
@@ -163,11 +168,7 @@ static void test_cancel_queued_transfer(void **unused)
 	}
 	lasync_http_cancel(h, x[1]);
 	assert_int_equal(lasync_http_running(h), 2);
-	deadline = lasync_mono_ms() + 10000;
-	while (lasync_http_running(h) > 0 && lasync_mono_ms() < deadline) {
-		lasync_http_wait(h, NULL, 0, 50);
-		lasync_http_perform(h);
-	}
+	drain(h);
 	assert_true(res[0].done && res[0].status == 200);
 	assert_false(res[1].done);
 	assert_true(res[2].done && res[2].status == 200);
