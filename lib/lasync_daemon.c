@@ -7,11 +7,14 @@
  * retry timers through the poll timeout.  librdkafka and libmicrohttpd have
  * their own threads, but no service code runs on them.
  */
+#define _GNU_SOURCE 1 /* dl_iterate_phdr */
 #include "lasync_daemon.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -480,4 +483,58 @@ int lasync_daemon_main(const lasync_service *svc, void *ctx, int argc,
 	lasync_config_free(tables);
 	lasync_info("stopped", "exit=%d", fatal ? 1 : 0);
 	return fatal ? 1 : 0;
+}
+
+/* ---------------------------------------------------------- build id */
+
+static char build_id_hex[2 * 64 + 1];
+
+static int find_build_id(struct dl_phdr_info *info, size_t size, void *arg);
+
+static void lasync_build_id_init(void)
+{
+	dl_iterate_phdr(find_build_id, NULL);
+}
+
+static int find_build_id(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	/* The first object is the program itself. */
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		const char *p, *end;
+
+		if (ph->p_type != PT_NOTE)
+			continue;
+		p = (const char *)(info->dlpi_addr + ph->p_vaddr);
+		end = p + ph->p_memsz;
+		while (p + sizeof(ElfW(Nhdr)) <= end) {
+			const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)p;
+			const unsigned char *desc;
+			size_t name_sz = (n->n_namesz + 3u) & ~3u;
+			size_t desc_sz = (n->n_descsz + 3u) & ~3u;
+
+			desc = (const unsigned char *)(p + sizeof(*n) + name_sz);
+			if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 &&
+			    memcmp(p + sizeof(*n), "GNU", 4) == 0 &&
+			    n->n_descsz > 0 && n->n_descsz <= 64 &&
+			    (const char *)desc + n->n_descsz <= end) {
+				for (size_t k = 0; k < n->n_descsz; k++)
+					snprintf(build_id_hex + 2 * k, 3,
+						 "%02x", desc[k]);
+				return 1;
+			}
+			p += sizeof(*n) + name_sz + desc_sz;
+		}
+	}
+	return 1;
+}
+
+const char *lasync_build_id(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, lasync_build_id_init);
+	return build_id_hex[0] ? build_id_hex : NULL;
 }

@@ -101,4 +101,8 @@ lasync_http *lasync_daemon_http(lasync_daemon *d);
 lasync_httpd *lasync_daemon_httpd(lasync_daemon *d);
 bool lasync_daemon_stopping(lasync_daemon *d);
 
+/* lasync_build_id - the running program's GNU build id in hex (changes
+ * with every change to the linked code), or NULL when it has none */
+const char *lasync_build_id(void);
+
 #endif /* LASYNC_DAEMON_H */

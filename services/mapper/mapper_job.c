@@ -7,9 +7,12 @@
  * another school (R1), is DEAD with a failed sync result; Redis trouble is
  * RETRY.  A snapshot older than the expected state is superseded.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "lasync/v1/ops.pb-c.h"
 #include "lasync/v1/sync.pb-c.h"
@@ -52,9 +55,27 @@ typedef struct mjob {
 	size_t firstrun_len;
 	char **dirty;		/* R9: profiles a parent edited (sorted) */
 	size_t n_dirty;
+	/* The unchanged-snapshot fast path (see fast_check()). */
+	char digest[2 * 32 + 1]; /* of the mapping's inputs; "" = none */
+	long valid_from;	/* the sync dates the mapping holds for */
+	long valid_until;
+	bool fast_record;	/* with the expected state: a fast record */
+	bool fast_hit;		/* mapped by the fast path */
 } mjob;
 
-static lasync_metric *m_map_seconds, *m_ops, *m_records, *m_held;
+/* A verified fast record: what the last sync that changed nothing was
+ * mapped from (written with the expected state it left, see
+ * mapper_acked()). */
+typedef struct fast_rec {
+	bool verified;		/* it belongs to the current expected state */
+	bool clean;		/* no reconcile marker, no dirty profiles */
+	char digest[2 * 32 + 1];
+	int64_t generation;
+	long valid_from, valid_until;
+} fast_rec;
+
+static lasync_metric *m_map_seconds, *m_ops, *m_records, *m_held,
+	*m_unchanged;
 
 mapper *mapper_new(void)
 {
@@ -134,6 +155,10 @@ int mapper_init(lasync_daemon *d, void *ctx, char *err, size_t errlen)
 		"lasync_mapper_records_total",
 		"LAS records mapped (students, guardians, staff, groups)",
 		"vendor");
+	m_unchanged = lasync_metric_counter(
+		"lasync_mapper_unchanged_total",
+		"Snapshots found unchanged and not mapped again (fast path)",
+		"vendor");
 	return 0;
 }
 
@@ -167,6 +192,12 @@ static void key_marker(mapper *m, const char *tenant, char *buf, size_t len)
 static void key_dirty(mapper *m, const char *tenant, char *buf, size_t len)
 {
 	lasync_redis_key(buf, len, lasync_daemon_prefix(m->d), tenant, "dirty",
+			 NULL);
+}
+
+static void key_fast(mapper *m, const char *tenant, char *buf, size_t len)
+{
+	lasync_redis_key(buf, len, lasync_daemon_prefix(m->d), tenant, "fast",
 			 NULL);
 }
 
@@ -397,15 +428,212 @@ static int decode_docs(mapper *m, const Lasync__V1__Snapshot *s,
 	return 0;
 }
 
-/* state_blob - the next expected state, compressed for Redis */
-static void state_blob(mjob *mj, lasync_state *next)
+/* state_blob - the next expected state, compressed for Redis.  The same
+ * inputs, diffed against it, plan nothing (consecutive syncs compose:
+ * test_next_state_composes), so it carries a fast record of them. */
+static void state_blob(mjob *mj, const mapper_rules_stats *stats,
+		       lasync_state *next)
 {
 	size_t raw_len;
 	uint8_t *raw = lasync_state_encode(next, &raw_len);
 
 	mj->state = lasync_zstd_compress(raw, raw_len, 3, &mj->state_len);
 	mj->write_state = true;
+	mj->fast_record = mj->digest[0] != '\0';
+	mj->valid_from = stats->valid_from;
+	mj->valid_until = stats->valid_until;
 	free(raw);
+}
+
+/*
+ * The unchanged-snapshot fast path.  Most nightly syncs find the school as
+ * it was.  The mapping is a function of the snapshot's documents, the
+ * tenant's configuration, the program itself, the sync date, and in Redis
+ * the expected state, the reconcile marker and the dirty profiles.  With
+ * every expected state it writes, the mapper records a digest of the
+ * first four, the sync dates its mapping holds for (mapper_rules_stats)
+ * and a SHA-1 of that state, atomically with it.  The same inputs diffed
+ * against the state they left plan nothing (consecutive syncs compose,
+ * test_mapper_diff).  So a later snapshot with the same digest, a sync
+ * date in the window, no marker, no dirty profile and the expected state
+ * still byte for byte the one recorded would map to the same desired
+ * state and plan nothing: it gets that result without being parsed.  Anything else -
+ * a new document byte, a config change, a new build, a date past a 4th
+ * birthday or a placement's end, a parent's edit, an applier that dropped
+ * the expected state - takes the full path.
+ */
+
+/* input_digest - SHA-256 of the inputs outside Redis and the date; false
+ * when the fast path does not apply to this snapshot */
+static bool input_digest(mapper *m, const lasync_tenant *t,
+			 const Lasync__V1__Snapshot *s, char out[65])
+{
+	const char *build = lasync_build_id();
+	EVP_MD_CTX *ctx;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char num[96];
+	bool ok;
+
+	out[0] = '\0';
+	if (build == NULL || t->state != LASYNC_TENANT_ACTIVE || s->preview ||
+	    s->full || s->approved_deactivations != 0 ||
+	    s->n_documents == 0 || s->n_documents > MAX_DOCS)
+		return false;
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL)
+		lasync_panic_oom();
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+	/* Every field is length-prefixed, so no two inputs run together. */
+#define DIGEST_PART(p, n)                                                    \
+	do {                                                                 \
+		uint64_t len_ = (uint64_t)(n);                               \
+		ok = ok && EVP_DigestUpdate(ctx, &len_, sizeof(len_)) == 1 &&   \
+		     EVP_DigestUpdate(ctx, (p), (size_t)(n)) == 1;           \
+	} while (0)
+	DIGEST_PART("lasync-mapper-fast/1", 20);
+	DIGEST_PART(build, strlen(build));
+	DIGEST_PART(t->tenant_id, strlen(t->tenant_id));
+	snprintf(num, sizeof(num), "%lld %d %d %ld",
+		 (long long)t->revision, m->vendor, (int)s->vendor,
+		 m->max_doc_bytes);
+	DIGEST_PART(num, strlen(num));
+	for (size_t i = 0; i < s->n_documents; i++) {
+		const Lasync__V1__Document *d = s->documents[i];
+
+		DIGEST_PART(d->name, strlen(d->name));
+		DIGEST_PART(d->encoding, strlen(d->encoding));
+		DIGEST_PART(d->content.data, d->content.len);
+	}
+#undef DIGEST_PART
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return false;
+	for (unsigned i = 0; i < mdlen; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return true;
+}
+
+static long reply_long(const redisReply *r)
+{
+	if (r->type == REDIS_REPLY_INTEGER)
+		return (long)r->integer;
+	if (r->type == REDIS_REPLY_STRING)
+		return strtol(r->str, NULL, 10);
+	return 0;
+}
+
+/* fast_check - the tenant's fast record, verified against the expected
+ * state in Redis itself; 0, or -1 on a Redis error */
+static int fast_check(mapper *m, const char *tenant, fast_rec *fr, char *err,
+		      size_t errlen)
+{
+	static const char lua[] =
+		"local f = redis.call('HMGET', KEYS[1], 'digest', 'sha', "
+		"'gen', 'from', 'until') "
+		"if not f[1] then return {0} end "
+		"local e = redis.call('GET', KEYS[2]) "
+		"if not e or redis.sha1hex(e) ~= f[2] then return {0} end "
+		"local clean = 1 "
+		"if redis.call('EXISTS', KEYS[3]) == 1 or "
+		"redis.call('SCARD', KEYS[4]) > 0 then clean = 0 end "
+		"return {1, clean, f[1], f[3], f[4], f[5]}";
+	char k1[256], k2[256], k3[256], k4[256];
+	const char *argv[] = {"EVAL", lua, "4", k1, k2, k3, k4};
+	size_t lens[7];
+	redisReply *rep;
+
+	memset(fr, 0, sizeof(*fr));
+	key_fast(m, tenant, k1, sizeof(k1));
+	key_expected(m, tenant, k2, sizeof(k2));
+	key_marker(m, tenant, k3, sizeof(k3));
+	key_dirty(m, tenant, k4, sizeof(k4));
+	for (int i = 0; i < 7; i++)
+		lens[i] = strlen(argv[i]);
+	rep = lasync_redis_cmd(lasync_daemon_redis(m->d), 7, argv, lens, err,
+			       errlen);
+	if (rep == NULL)
+		return -1;
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 6 &&
+	    rep->element[0]->type == REDIS_REPLY_INTEGER &&
+	    rep->element[0]->integer == 1 &&
+	    rep->element[2]->type == REDIS_REPLY_STRING &&
+	    rep->element[2]->len < sizeof(fr->digest)) {
+		fr->verified = true;
+		fr->clean = rep->element[1]->type == REDIS_REPLY_INTEGER &&
+			    rep->element[1]->integer == 1;
+		memcpy(fr->digest, rep->element[2]->str, rep->element[2]->len);
+		fr->generation = rep->element[3]->type == REDIS_REPLY_STRING
+					 ? strtoll(rep->element[3]->str, NULL,
+						   10)
+					 : 0;
+		fr->valid_from = reply_long(rep->element[4]);
+		fr->valid_until = reply_long(rep->element[5]);
+	}
+	freeReplyObject(rep);
+	return 0;
+}
+
+/* check_generation - a snapshot not newer than what the expected state
+ * holds is superseded, or a redelivery; true when that ended the job */
+static bool check_generation(mapper *m, lasync_job *job, mjob *mj,
+			     int64_t have)
+{
+	if (have > mj->snap->header->generation) {
+		char why[160];
+
+		snprintf(why, sizeof(why),
+			 "snapshot generation %lld is older than the expected "
+			 "state's %lld",
+			 (long long)mj->snap->header->generation,
+			 (long long)have);
+		if (send_result(m, job, mj,
+				LASYNC__V1__OUTCOME__OUTCOME_SUPERSEDED,
+				"superseded", why, NULL, NULL) == 0)
+			lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
+		return true;
+	}
+	if (have == mj->snap->header->generation) {
+		/* The expected state takes a snapshot's generation only once
+		 * that snapshot's change set (or result) is acknowledged, so
+		 * this is a redelivery: the offset commit was lost (a broker
+		 * restart, a rebalance).  Its output is in Kafka already;
+		 * mapping it again would announce a second, empty result
+		 * for the sync before the applier reports the real one. */
+		lasync_info("snapshot_already_mapped",
+			    "tenant=%s sync=%s generation=%lld", job->key,
+			    mj->snap->header->sync_id,
+			    (long long)mj->snap->header->generation);
+		lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
+		return true;
+	}
+	return false;
+}
+
+/* fast_path - the result of an unchanged snapshot (see above) */
+static void fast_path(mapper *m, lasync_job *job, mjob *mj)
+{
+	Lasync__V1__ChangeCounts none = LASYNC__V1__CHANGE_COUNTS__INIT;
+	char err[256];
+
+	/* As the full path: not held, so whatever was held is obsolete. */
+	lasync_metric_set(m_held, 0, job->key);
+	if (send_held(m, job, mj, NULL, err, sizeof(err)) != 0) {
+		lasync_job_finish(job, LASYNC_RETRY, 0, "kafka_produce", "%s",
+				  err);
+		return;
+	}
+	lasync_info("snapshot_unchanged",
+		    "tenant=%s sync=%s sync_date=%s generation=%lld ops=0",
+		    job->key, mj->snap->header->sync_id, mj->snap->sync_date,
+		    (long long)mj->snap->header->generation);
+	if (send_result(m, job, mj, LASYNC__V1__OUTCOME__OUTCOME_OK, NULL,
+			NULL, &none, NULL) != 0)
+		return;
+	mj->fast_hit = true;
+	lasync_metric_add(m_unchanged, 1, m->vendor_name);
+	lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
 }
 
 void mapper_start(void *ctx, lasync_job *job)
@@ -421,6 +649,7 @@ void mapper_start(void *ctx, lasync_job *job)
 	char err[1024] = "";
 	lasync_tenant *t;
 	const mapper_adapter *ad = mapper_adapter_for(m->vendor);
+	fast_rec fr = {0};
 
 	mapper_release(ctx, job); /* a retry starts from scratch */
 	job->state = mj;
@@ -454,6 +683,24 @@ void mapper_start(void *ctx, lasync_job *job)
 				  lasync_vendor_name(t->vendor));
 		goto out;
 	}
+	if (input_digest(m, t, mj->snap, mj->digest)) {
+		long today;
+
+		if (fast_check(m, t->tenant_id, &fr, err, sizeof(err)) != 0) {
+			lasync_job_finish(job, LASYNC_RETRY, 0, "redis", "%s",
+					  err);
+			goto out;
+		}
+		if (fr.verified && check_generation(m, job, mj, fr.generation))
+			goto out;
+		if (fr.verified && fr.clean &&
+		    strcmp(fr.digest, mj->digest) == 0 &&
+		    mapper_rules_day(mj->snap->sync_date, &today) &&
+		    fr.valid_from <= today && today < fr.valid_until) {
+			fast_path(m, job, mj);
+			goto out;
+		}
+	}
 	if (decode_docs(m, mj->snap, docs, bufs, err, sizeof(err)) != 0) {
 		lasync_job_finish(job, LASYNC_DEAD, 0, "parse", "%s", err);
 		goto out;
@@ -479,35 +726,11 @@ void mapper_start(void *ctx, lasync_job *job)
 		goto out;
 	}
 	if (expected != NULL &&
-	    expected->generation > mj->snap->header->generation) {
-		char why[160];
-
-		snprintf(why, sizeof(why),
-			 "snapshot generation %lld is older than the expected "
-			 "state's %lld",
-			 (long long)mj->snap->header->generation,
-			 (long long)expected->generation);
-		if (send_result(m, job, mj,
-				LASYNC__V1__OUTCOME__OUTCOME_SUPERSEDED,
-				"superseded", why, NULL, NULL) == 0)
-			lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
+	    check_generation(m, job, mj,
+			     fr.verified && fr.generation > expected->generation
+				     ? fr.generation
+				     : expected->generation))
 		goto out;
-	}
-	if (expected != NULL &&
-	    expected->generation == mj->snap->header->generation) {
-		/* The expected state takes a snapshot's generation only once
-		 * that snapshot's change set (or result) is acknowledged, so
-		 * this is a redelivery: the offset commit was lost (a broker
-		 * restart, a rebalance).  Its output is in Kafka already;
-		 * mapping it again would announce a second, empty result
-		 * for the sync before the applier reports the real one. */
-		lasync_info("snapshot_already_mapped",
-			    "tenant=%s sync=%s generation=%lld", job->key,
-			    mj->snap->header->sync_id,
-			    (long long)mj->snap->header->generation);
-		lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
-		goto out;
-	}
 	mapper_diff_in din = {
 		.tenant_id = t->tenant_id,
 		.vendor = m->vendor,
@@ -607,7 +830,7 @@ void mapper_start(void *ctx, lasync_job *job)
 			    job->key, mj->snap->header->sync_id,
 			    held.deactivations);
 	if (ops.n == 0) {
-		state_blob(mj, next);
+		state_blob(mj, &stats, next);
 		if (send_result(m, job, mj, LASYNC__V1__OUTCOME__OUTCOME_OK,
 				NULL, NULL, &ops.counts, NULL) == 0)
 			lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
@@ -619,7 +842,7 @@ void mapper_start(void *ctx, lasync_job *job)
 				  err);
 		goto out;
 	}
-	state_blob(mj, next);
+	state_blob(mj, &stats, next);
 	lasync_metric_add(m_ops, (double)ops.n, m->vendor_name);
 	lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
 out:
@@ -639,15 +862,36 @@ out:
  * state, and clear the reconcile marker this sync answered */
 int mapper_acked(void *ctx, lasync_job *job, char *err, size_t errlen)
 {
+	/* The expected state; with it, atomically, the fast record (ARGV[4]
+	 * the digest, "" for none) and the SHA-1 that ties it to this state;
+	 * then the marker this sync answered and the dirty profiles it
+	 * rewrote. */
 	static const char lua[] =
 		"redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) "
+		"redis.call('DEL', KEYS[4]) "
+		"if ARGV[4] ~= '' then "
+		"redis.call('HSET', KEYS[4], 'digest', ARGV[4], 'sha', "
+		"redis.sha1hex(ARGV[1]), 'gen', ARGV[5], 'from', ARGV[6], "
+		"'until', ARGV[7]) "
+		"redis.call('EXPIRE', KEYS[4], ARGV[2]) end "
 		"if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] "
 		"then redis.call('DEL', KEYS[2]) end "
-		"for i = 4, #ARGV do redis.call('SREM', KEYS[3], ARGV[i]) end "
+		"for i = 8, #ARGV do redis.call('SREM', KEYS[3], ARGV[i]) end "
+		"return 1";
+	/* A fast-path sync: the record (if still the same) takes the
+	 * snapshot's generation, and both keys their lifetime. */
+	static const char lua_hit[] =
+		"if redis.call('HGET', KEYS[1], 'digest') == ARGV[1] then "
+		"if tonumber(redis.call('HGET', KEYS[1], 'gen') or '0') < "
+		"tonumber(ARGV[2]) then "
+		"redis.call('HSET', KEYS[1], 'gen', ARGV[2]) end "
+		"redis.call('EXPIRE', KEYS[1], ARGV[3]) "
+		"redis.call('EXPIRE', KEYS[2], ARGV[3]) end "
 		"return 1";
 	mapper *m = ctx;
 	mjob *mj = job->state;
-	char k1[256], k2[256], k3[256], ttl[24];
+	char k1[256], k2[256], k3[256], k4[256], ttl[24];
+	char gen[24], from[24], until[24];
 	redisReply *rep;
 
 	if (mj != NULL && mj->firstrun != NULL) {
@@ -669,29 +913,56 @@ int mapper_acked(void *ctx, lasync_job *job, char *err, size_t errlen)
 		free(mj->firstrun);
 		mj->firstrun = NULL;
 	}
-	if (mj == NULL || !mj->write_state)
+	if (mj == NULL)
 		return 0;
+	snprintf(ttl, sizeof(ttl), "%ld", m->state_ttl_s);
+	snprintf(gen, sizeof(gen), "%lld",
+		 (long long)mj->snap->header->generation);
 	key_expected(m, job->key, k1, sizeof(k1));
+	key_fast(m, job->key, k4, sizeof(k4));
+	if (mj->fast_hit) {
+		const char *ha[] = {"EVAL", lua_hit, "2", k4, k1,
+				    mj->digest, gen, ttl};
+		size_t hl[8];
+
+		for (int i = 0; i < 8; i++)
+			hl[i] = strlen(ha[i]);
+		rep = lasync_redis_cmd(lasync_daemon_redis(m->d), 8, ha, hl, err,
+				       errlen);
+		if (rep == NULL)
+			return -1;
+		freeReplyObject(rep);
+		mj->fast_hit = false;
+		return 0;
+	}
+	if (!mj->write_state)
+		return 0;
 	key_marker(m, job->key, k2, sizeof(k2));
 	key_dirty(m, job->key, k3, sizeof(k3));
-	snprintf(ttl, sizeof(ttl), "%ld", m->state_ttl_s);
-	int argc = 9 + (int)mj->n_dirty;
+	snprintf(from, sizeof(from), "%ld", mj->valid_from);
+	snprintf(until, sizeof(until), "%ld", mj->valid_until);
+	int argc = 14 + (int)mj->n_dirty;
 	const char **argv = lasync_xcalloc((size_t)argc, sizeof(char *));
 	size_t *lens = lasync_xcalloc((size_t)argc, sizeof(size_t));
 
 	argv[0] = "EVAL";
 	argv[1] = lua;
-	argv[2] = "3";
+	argv[2] = "4";
 	argv[3] = k1;
 	argv[4] = k2;
 	argv[5] = k3;
-	argv[6] = (const char *)mj->state;
-	argv[7] = ttl;
-	argv[8] = mj->marker ? mj->marker : "";
+	argv[6] = k4;
+	argv[7] = (const char *)mj->state;
+	argv[8] = ttl;
+	argv[9] = mj->marker ? mj->marker : "";
+	argv[10] = mj->fast_record ? mj->digest : "";
+	argv[11] = gen;
+	argv[12] = from;
+	argv[13] = until;
 	for (size_t i = 0; i < mj->n_dirty; i++)
-		argv[9 + i] = mj->dirty[i];
+		argv[14 + i] = mj->dirty[i];
 	for (int i = 0; i < argc; i++)
-		lens[i] = i == 6 ? mj->state_len : strlen(argv[i]);
+		lens[i] = i == 7 ? mj->state_len : strlen(argv[i]);
 	rep = lasync_redis_cmd(lasync_daemon_redis(m->d), argc, argv, lens,
 			       err, errlen);
 	free(argv);

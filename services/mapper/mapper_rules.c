@@ -27,6 +27,7 @@
  */
 #include "mapper_rules.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,7 @@ typedef struct rules {
 	group_map *gmap;	/* parallel to s->groups */
 	lasync_state_text id;	/* scratch of user_id() */
 	lasync_state_text val;	/* scratch for composed values */
+	long today;		/* the sync date as a day number */
 } rules;
 
 /* ---------- dates ---------- */
@@ -158,12 +160,75 @@ static long date_days(const char *s)
 	return days_from_civil(y, m, d);
 }
 
-/* counts - does a placement count on date (from <= date <= until)? */
-static bool counts(const lasync_placement *p, const char *date)
+/* mapper_rules_day - a YYYY-MM-DD date as days since 1970-01-01 */
+bool mapper_rules_day(const char *s, long *out)
 {
-	if (p->from != NULL && strcmp(p->from, date) > 0)
+	int y, m, d;
+
+	if (s == NULL || !parse_date(s, &y, &m, &d))
 		return false;
-	if (p->until != NULL && strcmp(date, p->until) > 0)
+	*out = days_from_civil(y, m, d);
+	return true;
+}
+
+/*
+ * The validity window.  Every decision that depends on the sync date is a
+ * comparison "sync date < t" for some day t; whichever way it goes, the
+ * mapping holds for every sync date on the same side of t.  Narrowing the
+ * window [valid_from, valid_until) at each comparison actually made leaves
+ * the sync dates for which every decision, and so the desired state,
+ * comes out the same (the mapper's unchanged-snapshot fast path relies on
+ * it).  A date that is not a calendar date pins the window to the day.
+ */
+static void narrow(rules *r, bool before, long t)
+{
+	if (before) {
+		if (t < r->stats->valid_until)
+			r->stats->valid_until = t;
+	} else if (t > r->stats->valid_from) {
+		r->stats->valid_from = t;
+	}
+}
+
+static void pin(rules *r)
+{
+	narrow(r, false, r->today);
+	narrow(r, true, r->today + 1);
+}
+
+/* before - is the sync date before s?  (s as the LAS gave it) */
+static bool before(rules *r, const char *s)
+{
+	bool b = strcmp(r->in->sync_date, s) < 0;
+	long t;
+
+	if (mapper_rules_day(s, &t))
+		narrow(r, b, t);
+	else
+		pin(r);
+	return b;
+}
+
+/* after - is the sync date after s, i.e. not before the day after it? */
+static bool after(rules *r, const char *s)
+{
+	bool a = strcmp(r->in->sync_date, s) > 0;
+	long t;
+
+	if (mapper_rules_day(s, &t))
+		narrow(r, !a, t + 1);
+	else
+		pin(r);
+	return a;
+}
+
+/* counts - does a placement count on the sync date (from <= date <=
+ * until)? */
+static bool counts(rules *r, const lasync_placement *p)
+{
+	if (p->from != NULL && before(r, p->from))
+		return false;
+	if (p->until != NULL && after(r, p->until))
 		return false;
 	return true;
 }
@@ -484,7 +549,6 @@ static void map_class(rules *r, const tuple *t, size_t n)
 static void map_groups(rules *r)
 {
 	const lasync_school *s = r->s;
-	const char *date = r->in->sync_date;
 	tuple *t = NULL;
 	size_t n = 0, cap = 0, i, j;
 
@@ -497,7 +561,7 @@ static void map_groups(rules *r)
 			const lasync_placement *p = &st->placements[k];
 			const lasync_lgroup *g;
 
-			if (!counts(p, date))
+			if (!counts(r, p))
 				continue;
 			g = lasync_school_group(s, p->group_id);
 			if (g == NULL)
@@ -548,8 +612,6 @@ static void map_instroom(rules *r)
 static void classify(rules *r)
 {
 	const lasync_school *s = r->s;
-	const char *date = r->in->sync_date;
-	long today = date_days(date);
 	unsigned weeks = r->set->preschool_import_weeks;
 
 	for (size_t i = 0; i < s->n_students; i++) {
@@ -560,13 +622,18 @@ static void classify(rules *r)
 		bool have_b4 = birthday_at(st->birth_date, 4, b4) == 0;
 
 		if (st->enrolled_until != NULL &&
-		    strcmp(st->enrolled_until, date) < 0) {
+		    after(r, st->enrolled_until)) {
 			r->stats->leavers++;
 			continue;
 		}
-		if (have_b4 && strcmp(date, b4) < 0) {
-			if (weeks == 0 ||
-			    date_days(b4) - today > 7L * (long)weeks) {
+		if (have_b4 && before(r, b4)) {
+			/* imported early from b4 - 7 weeks on */
+			long early = date_days(b4) - 7L * (long)weeks;
+			bool too_early = weeks == 0 || r->today < early;
+
+			if (weeks > 0)
+				narrow(r, too_early, early);
+			if (too_early) {
 				r->stats->under4_skipped++;
 				continue;
 			}
@@ -579,7 +646,7 @@ static void classify(rules *r)
 			const lasync_placement *p = &st->placements[k];
 			const lasync_lgroup *g;
 
-			if (!counts(p, date))
+			if (!counts(r, p))
 				continue;
 			g = lasync_school_group(s, p->group_id);
 			if (g == NULL || g->kind != LASYNC_LG_CLASS ||
@@ -611,8 +678,7 @@ static void classify(rules *r)
 		/* R13: until a LAS placement counts, a new 4-year-old stays in
 		 * the Instroomgroep */
 		if (best == NULL && weeks > 0 && have_b4 &&
-		    birthday_at(st->birth_date, 5, b5) == 0 &&
-		    strcmp(date, b5) < 0)
+		    birthday_at(st->birth_date, 5, b5) == 0 && before(r, b5))
 			inf->instroom = true;
 	}
 }
@@ -885,6 +951,8 @@ lasync_state *mapper_rules_apply(const mapper_rules_in *in,
 	if (stats == NULL)
 		stats = &local;
 	memset(stats, 0, sizeof(*stats));
+	stats->valid_from = LONG_MIN;
+	stats->valid_until = LONG_MAX;
 	if (in == NULL || in->school == NULL) {
 		snprintf(err, errlen, "rules: no school");
 		return NULL;
@@ -914,6 +982,7 @@ lasync_state *mapper_rules_apply(const mapper_rules_in *in,
 		return NULL;
 	}
 	r.in = in;
+	r.today = days_from_civil(y, m, d);
 	r.s = s;
 	r.set = in->settings ? in->settings : defaults();
 	r.stats = stats;

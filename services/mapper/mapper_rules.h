@@ -14,6 +14,7 @@
 #ifndef MAPPER_RULES_H
 #define MAPPER_RULES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "lasync_model.h"
@@ -37,6 +38,12 @@ typedef struct mapper_rules_stats {
 	size_t under4_skipped;	/* R13: younger than 4, not imported */
 	size_t leavers;		/* R16: datumUitschrijving passed */
 	size_t secret_dropped;	/* R10: secret values left out */
+	/* The sync dates this mapping holds for: every date-dependent
+	 * decision (R3/R4 placements, R13, R16) comes out the same for a sync
+	 * date d with valid_from <= d < valid_until (day numbers, see
+	 * mapper_rules_day(); LONG_MIN / LONG_MAX when open). */
+	long valid_from;
+	long valid_until;
 } mapper_rules_stats;
 
 /* mapper_rules_apply - the desired state of the tenant's portal (finished;
@@ -51,5 +58,9 @@ lasync_state *mapper_rules_apply(const mapper_rules_in *in,
  * turns 4, into out[11]; 29 February gives 1 March in a common year.
  * 0, or -1 when birth is not a date. */
 int mapper_rules_fourth_birthday(const char *birth, char out[11]);
+
+/* mapper_rules_day - a YYYY-MM-DD calendar date as days since 1970-01-01;
+ * false when s is not one */
+bool mapper_rules_day(const char *s, long *out);
 
 #endif /* MAPPER_RULES_H */

@@ -17,6 +17,7 @@
  *             address "street,number,addition,postcode,city,secret(0|1)"
  *             phone   "number,secret(0|1)"
  */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -677,13 +678,13 @@ static void test_rules_bad_sync_date_rejected(void **state)
 }
 
 /* runs the rules on one spec; the caller frees the state */
-static lasync_state *apply(int vendor, const spec *sp, const tweaks *tw,
-			   mapper_rules_stats *stats)
+static lasync_state *apply_at(int vendor, const spec *sp, const tweaks *tw,
+			      const char *date, mapper_rules_stats *stats)
 {
 	lasync_school *s = build(vendor, sp);
 	lasync_settings set;
 	char err[256] = "";
-	mapper_rules_in in = {s, "t1", "99ZZ", "00", &set, "2026-11-29"};
+	mapper_rules_in in = {s, "t1", "99ZZ", "00", &set, date};
 	lasync_state *out;
 
 	settings_for(&set, tw);
@@ -695,6 +696,12 @@ static lasync_state *apply(int vendor, const spec *sp, const tweaks *tw,
 	settings_done(&set);
 	lasync_school_free(s);
 	return out;
+}
+
+static lasync_state *apply(int vendor, const spec *sp, const tweaks *tw,
+			   mapper_rules_stats *stats)
+{
+	return apply_at(vendor, sp, tw, "2026-11-29", stats);
 }
 
 static void expect_attr(const lasync_state *st, const char *ext,
@@ -1068,6 +1075,136 @@ static void test_rules_example_school(void **state)
 		free(data[i]);
 }
 
+/* ---------- the validity window ---------- */
+
+/* day_text - a day number as YYYY-MM-DD (Hinnant's civil_from_days) */
+static void day_text(long z, char out[32])
+{
+	z += 719468;
+	long era = (z >= 0 ? z : z - 146096) / 146097;
+	long doe = z - era * 146097;
+	long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	long y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	long mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1;
+	long m = mp < 10 ? mp + 3 : mp - 9;
+
+	snprintf(out, 32, "%04d-%02d-%02d", (int)(y + (m <= 2)), (int)m, (int)d);
+}
+
+static long day_of(const char *s)
+{
+	long d = 0;
+
+	assert_true(mapper_rules_day(s, &d));
+	return d;
+}
+
+/* Every date decision at once: R13 before and inside the preschool window,
+ * a 4-year-old waiting for a placement (R13, Instroomgroep), placements
+ * that begin and end (R3), a subgroup placement, a leaver (R16). */
+static const spec window_school = {
+	{C12, C3, SUB},
+	{"noah|2023-01-15||7001/1/2026-11-01/-",
+	 "liv|2022-12-20||7001/1/2027-01-05/-",
+	 "emma|||7001/2/2026-08-01/2027-07-31",
+	 "daan|2018-03-03|2027-03-31|7002/3/2026-08-01/2027-07-31;"
+	 "7101/-/2026-09-01/2026-12-31",
+	 "sam|||7002/3/2027-02-01/-"},
+	{"s1|7001,7101"},
+	{"anna|noah:MOEDER,emma:MOEDER", "piet|daan:VADER"},
+};
+
+/* The window the rules report is sound: for every day of a school year
+ * and a half, the next day inside the window maps to the same desired
+ * state; and tight enough to be of use. */
+static void test_window_sound(void **state)
+{
+	tweaks tw = {.weeks = 7};
+	long first = day_of("2026-06-01"), last = first + 540;
+	char *prev = NULL;
+	mapper_rules_stats prev_st = {0};
+	size_t open_days = 0;
+
+	(void)state;
+	for (long day = first; day <= last; day++) {
+		char date[32];
+		mapper_rules_stats st;
+		lasync_state *out;
+		char *dump;
+
+		day_text(day, date);
+		out = apply_at(PS, &window_school, &tw, date, &st);
+		dump = dump_full(out);
+		lasync_state_free(out);
+		if (st.valid_from > day || st.valid_until <= day) {
+			print_error("%s: window [%ld, %ld) misses day %ld\n",
+				    date, st.valid_from, st.valid_until, day);
+			fail();
+		}
+		if (prev != NULL && day < prev_st.valid_until &&
+		    strcmp(prev, dump) != 0) {
+			print_error("%s lies in the window of the day before "
+				    "(until %ld) but maps differently:\n%s\n"
+				    "---\n%s\n",
+				    date, prev_st.valid_until, prev, dump);
+			fail();
+		}
+		if (st.valid_until - day > 1)
+			open_days++;
+		free(prev);
+		prev = dump;
+		prev_st = st;
+	}
+	free(prev);
+	/* the school has ~12 date boundaries in 541 days */
+	assert_true(open_days > 500);
+}
+
+/* The window at one date, worked out by hand: noah enters the preschool
+ * window on 2026-11-27 (7 weeks before his 4th birthday); the next
+ * decision to flip is liv turning 4 on 2026-12-20. */
+static void test_window_bounds(void **state)
+{
+	tweaks tw = {.weeks = 7};
+	mapper_rules_stats st;
+	lasync_state *out;
+
+	(void)state;
+	out = apply_at(PS, &window_school, &tw, "2026-11-29", &st);
+	assert_int_equal(st.valid_from, day_of("2026-11-27"));
+	assert_int_equal(st.valid_until, day_of("2026-12-20"));
+	lasync_state_free(out);
+	/* without the preschool setting noah's window does not matter */
+	tw.weeks = 0;
+	out = apply_at(PS, &window_school, &tw, "2026-11-29", &st);
+	assert_int_equal(st.valid_from, day_of("2026-09-01"));
+	assert_int_equal(st.valid_until, day_of("2026-12-20"));
+	lasync_state_free(out);
+}
+
+/* A date that is not a calendar date pins the window to the sync date;
+ * a school whose only date is a birth long past has a window open to the
+ * future (build() gives a student born 2019-01-01 when the spec has no
+ * birth date: 4 on 2023-01-01). */
+static void test_window_pinned_or_open(void **state)
+{
+	static const spec bad = {{C3}, {"x|||7002/3/2026-13-45/-"}, {0}, {0}};
+	static const spec none = {{C3}, {"y|||7002/3"}, {0}, {0}};
+	tweaks tw = {0};
+	mapper_rules_stats st;
+	lasync_state *out;
+
+	(void)state;
+	out = apply_at(PS, &bad, &tw, "2026-11-29", &st);
+	assert_int_equal(st.valid_from, day_of("2026-11-29"));
+	assert_int_equal(st.valid_until, day_of("2026-11-30"));
+	lasync_state_free(out);
+	out = apply_at(PS, &none, &tw, "2026-11-29", &st);
+	assert_int_equal(st.valid_from, day_of("2023-01-01"));
+	assert_true(st.valid_until == LONG_MAX);
+	lasync_state_free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1080,6 +1217,9 @@ int main(void)
 		cmocka_unit_test(test_r13_fourth_birthday_dates),
 		cmocka_unit_test(test_rules_deterministic_order),
 		cmocka_unit_test(test_rules_example_school),
+		cmocka_unit_test(test_window_sound),
+		cmocka_unit_test(test_window_bounds),
+		cmocka_unit_test(test_window_pinned_or_open),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
