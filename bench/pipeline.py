@@ -58,11 +58,17 @@ PARTITIONS = 8
 # The sync dates: the base school year 2026/2027 after the autumn leavers,
 # and the next one a few weeks into it (lasgen --year-transition).
 DATE = "2026-11-16"
+NEXT_DATE = "2026-11-17"
+NEXT_DATE2 = "2026-11-18"
 NEXT_YEAR_DATE = "2027-09-15"
-RUNS = {                       # run -> (fixture variant, sync date)
+# run -> (fixture variant, sync date).  The runs are nights in a row, as in
+# production: a resync on the same day as the import would be a case no
+# school has, and would let the mapper's unchanged-snapshot fast path skip
+# the check that the sync date is still inside the mapping's window.
+RUNS = {
     "first": ("base", DATE),
-    "steady": ("base", DATE),
-    "change1": ("c1", DATE),
+    "steady": ("base", NEXT_DATE),
+    "change1": ("c1", NEXT_DATE2),
     "year": ("yt", NEXT_YEAR_DATE),
 }
 VARIANTS = {"base": [], "c1": ["--change-rate", "0.01"], "yt": ["--year-transition"]}
