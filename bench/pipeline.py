@@ -585,7 +585,7 @@ def cmd_memory(args):
         try:
             wait_quiet(args.max_load, args.max_wait)
             first = sweep_once(dep, f"{prefix}-first", DATE, args.timeout, out, kcat=False)
-            steady = sweep_once(dep, f"{prefix}-steady", DATE, args.timeout, out, kcat=False)
+            steady = sweep_once(dep, f"{prefix}-steady", NEXT_DATE, args.timeout, out, kcat=False)
         finally:
             dep.stop()
             dep.cleanup()
