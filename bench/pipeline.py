@@ -41,6 +41,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -326,6 +327,48 @@ def reset_hwm(pid: int):
         pass
 
 
+def proc_rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class RssSampler(threading.Thread):
+    """Every `every` seconds during a run, each daemon's RSS and its jobs'
+    memory estimate (lasync_jobs_memory_estimate_bytes), so a peak can be
+    told apart: jobs in flight, or memory the estimate does not see."""
+
+    def __init__(self, dep: "Deployment", names: list[str], every: float = 2.0):
+        super().__init__(daemon=True)
+        self.dep, self.names, self.every = dep, names, every
+        self.samples: dict[str, list] = {n: [] for n in names}
+        self.stopping = threading.Event()
+        self.t0 = time.monotonic()
+
+    def run(self):
+        while not self.stopping.wait(self.every):
+            t = round(time.monotonic() - self.t0, 1)
+            for n in self.names:
+                p = self.dep.procs.get(n)
+                if p is None or p.poll() is not None:
+                    continue
+                try:
+                    est = self.dep.metrics(n).get("lasync_jobs_memory_estimate_bytes", 0.0)
+                except OSError:
+                    est = 0.0
+                self.samples[n].append([t, round(proc_rss_kb(p.pid) / 1024, 1),
+                                        round(est / 2**20, 1)])
+
+    def stop(self) -> dict[str, list]:
+        self.stopping.set()
+        self.join(timeout=10)
+        return self.samples
+
+
 def stack_pids(env: dict) -> dict[str, int]:
     """The bench stack's own processes (for CPU and RSS next to the daemons)."""
     pids = {}
@@ -462,6 +505,8 @@ def sweep_once(dep: Deployment, run: str, as_of: str, timeout: int, out: Path,
     if hold is not None:
         cmd += ["--hold-file", str(hold)]
     log(f"run {run}: {len(dep.tenants)} tenants, load {load_before:.2f}")
+    sampler = RssSampler(dep, list(dep.procs))
+    sampler.start()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(out / f"{run}.sweep.err", "w"),
                             text=True)
     if before is not None:
@@ -473,6 +518,7 @@ def sweep_once(dep: Deployment, run: str, as_of: str, timeout: int, out: Path,
                 cpu0[n] = proc_cpu(p.pid)
                 m0[n] = {}
     sweep_out, _ = proc.communicate()
+    timeline = sampler.stop()
     load_after = load1()
     line = next((x for x in sweep_out.splitlines() if x.startswith("sweep ")), "")
     result = {k: v for k, v in re.findall(r"(\w+)=(\S+)", line)}
@@ -491,6 +537,8 @@ def sweep_once(dep: Deployment, run: str, as_of: str, timeout: int, out: Path,
         "metrics": {n: {k: round(v - m0[n].get(k, 0.0), 3) for k, v in m1[n].items()
                         if v - m0[n].get(k, 0.0) != 0} for n in names},
         "kafka": {},
+        # [seconds into the run, RSS MB, jobs' memory estimate MB]
+        "rss_timeline": timeline,
     }
     for t in topics:
         msgs, nbytes = topic_bytes(brokers, t, start[t], end[t])
