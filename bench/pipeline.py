@@ -2,7 +2,7 @@
 """pipeline.py - the pipeline, applier and memory benchmarks (BENCHMARKS.md).
 
 Usage (bench/run.sh calls these; the bench stack must be up):
-  pipeline.py sweep   --schools N [--seed S] [--runs first,steady,change1,year]
+  pipeline.py sweep   --schools N [--seed S] [--runs first,steady,change1,year] [--steady-nights 3]
   pipeline.py applier --schools N [--seed S] [--concurrency 4,8,16]
   pipeline.py memory  [--tenants 1,100,1000] [--sizes 250,500,1000,2000,4000]
 
@@ -444,17 +444,18 @@ def topic_bytes(brokers: str, topic: str, start, end) -> tuple[int, int]:
 DELIM = "\n~lasync-bench-7f3c9a1e5d~\n"     # never in a protobuf + zstd message in practice
 
 
-def kcat_baseline(dep: Deployment, start: dict, end: dict) -> dict:
+def kcat_baseline(dep: Deployment, start: dict, end: dict, reps: int = 3,
+                  max_load: float = 1.0) -> dict:
     """kcat moving the run's snapshot messages through the same broker: the
-    values are taken out once, then timed: produced into fresh topics of the
-    same partitioning, and consumed back."""
+    values are taken out once, then timed `reps` times, each after the
+    machine is quiet again: produced into fresh topics of the same
+    partitioning, and consumed back.  total_s is the median of the
+    repetitions (all of them in totals_s): a single kcat run right after a
+    sweep, while Kafka and the portal still settle, varied 1.5-2.8 s."""
     brokers = dep.env["LASYNC_KAFKA_BROKERS"]
-    res = {"messages": 0, "bytes": 0, "produce_s": 0.0, "consume_s": 0.0}
-    kprefix = dep.prefix + "k"
-    env = dict(dep.env, LASYNC_TOPIC_PREFIX=kprefix)
-    subprocess.run([str(CTL), "topics", "ensure", "--partitions", str(PARTITIONS)], env=env,
-                   check=True, capture_output=True, timeout=300)
+    res = {"messages": 0, "bytes": 0, "produce_s": 0.0, "consume_s": 0.0, "totals_s": []}
     with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+        dumps = []
         for v in dep.vendors():
             topic = f"{dep.prefix}.snapshots.{v}"
             dump = Path(tmp) / f"{v}.bin"
@@ -463,30 +464,46 @@ def kcat_baseline(dep: Deployment, start: dict, end: dict) -> dict:
             n = dump.read_bytes().count(DELIM.encode())
             res["messages"] += n
             res["bytes"] += dump.stat().st_size - n * len(DELIM)
-            dst = f"{kprefix}.snapshots.{v}"
-            t0 = time.monotonic()
-            subprocess.run(["kcat", "-P", "-b", brokers, "-t", dst, "-D", DELIM, "-l",
-                            "-X", "message.max.bytes=17825792", "-X", "linger.ms=5",
-                            str(dump)], check=True, timeout=900)
-            res["produce_s"] += time.monotonic() - t0
-            t0 = time.monotonic()
-            got = subprocess.run(["kcat", "-C", "-b", brokers, "-t", dst, "-o", "beginning",
-                                  "-e", "-q", "-f", "%S\n",
-                                  "-X", "fetch.message.max.bytes=20000000"],
-                                 check=True, capture_output=True, timeout=900).stdout.split()
-            res["consume_s"] += time.monotonic() - t0
-            if len(got) != n:
-                raise RuntimeError(f"kcat moved {len(got)} of {n} snapshot messages")
-    subprocess.run([str(CTL), "topics", "delete", "--yes"], env=env, capture_output=True,
-                   timeout=300)
-    res["total_s"] = res["produce_s"] + res["consume_s"]
+            dumps.append((v, dump, n))
+        runs = []
+        for rep in range(reps):
+            wait_quiet(max_load, 120)
+            kprefix = f"{dep.prefix}k{rep}"
+            env = dict(dep.env, LASYNC_TOPIC_PREFIX=kprefix)
+            subprocess.run([str(CTL), "topics", "ensure", "--partitions", str(PARTITIONS)],
+                           env=env, check=True, capture_output=True, timeout=300)
+            produce_s = consume_s = 0.0
+            for v, dump, n in dumps:
+                dst = f"{kprefix}.snapshots.{v}"
+                t0 = time.monotonic()
+                subprocess.run(["kcat", "-P", "-b", brokers, "-t", dst, "-D", DELIM, "-l",
+                                "-X", "message.max.bytes=17825792", "-X", "linger.ms=5",
+                                str(dump)], check=True, timeout=900)
+                produce_s += time.monotonic() - t0
+                t0 = time.monotonic()
+                got = subprocess.run(["kcat", "-C", "-b", brokers, "-t", dst, "-o", "beginning",
+                                      "-e", "-q", "-f", "%S\n",
+                                      "-X", "fetch.message.max.bytes=20000000"],
+                                     check=True, capture_output=True,
+                                     timeout=900).stdout.split()
+                consume_s += time.monotonic() - t0
+                if len(got) != n:
+                    raise RuntimeError(f"kcat moved {len(got)} of {n} snapshot messages")
+            subprocess.run([str(CTL), "topics", "delete", "--yes"], env=env,
+                           capture_output=True, timeout=300)
+            runs.append((produce_s + consume_s, produce_s, consume_s))
+    runs.sort()
+    mid = runs[len(runs) // 2]
+    res["total_s"], res["produce_s"], res["consume_s"] = mid
+    res["totals_s"] = [round(r[0], 3) for r in runs]
     return res
 
 
 # -------------------------------------------------------------- one sweep
 
 def sweep_once(dep: Deployment, run: str, as_of: str, timeout: int, out: Path,
-               kcat: bool = True, hold: Path | None = None, before=None) -> dict:
+               kcat: bool = True, hold: Path | None = None, before=None,
+               max_load: float = 1.0) -> dict:
     """One sweep over every tenant, measured (see the module docstring)."""
     brokers = dep.env["LASYNC_KAFKA_BROKERS"]
     names = list(dep.procs)
@@ -546,7 +563,7 @@ def sweep_once(dep: Deployment, run: str, as_of: str, timeout: int, out: Path,
     if kcat:
         snaps = [t for t in topics if ".snapshots." in t]
         stats["kcat"] = kcat_baseline(dep, {t: start[t] for t in snaps},
-                                      {t: end[t] for t in snaps})
+                                      {t: end[t] for t in snaps}, max_load=max_load)
     (out / f"{run}.json").write_text(json.dumps(stats, indent=1))
     print(summary_line(stats), flush=True)
     return stats
@@ -563,8 +580,9 @@ def summary_line(s: dict) -> str:
     if "kcat" in s:
         k = s["kcat"]
         wall = float(sw.get("wall_s", 0) or 0)
-        parts.append(f"kcat_s={k['total_s']:.2f} (produce {k['produce_s']:.2f} + consume "
-                     f"{k['consume_s']:.2f}) vs_kcat={wall / k['total_s']:.1f}x"
+        parts.append(f"kcat_s={k['total_s']:.2f} (median of {k.get('totals_s')}; produce "
+                     f"{k['produce_s']:.2f} + consume {k['consume_s']:.2f}) "
+                     f"vs_kcat={wall / k['total_s']:.1f}x"
                      if k["total_s"] else "kcat_s=0")
     parts.append("cpu_s=" + ",".join(f"{n}:{v}" for n, v in s["cpu_s"].items()))
     parts.append("peak_rss_mb=" + ",".join(f"{n}:{v}" for n, v in s["peak_rss_mb"].items()))
@@ -572,6 +590,19 @@ def summary_line(s: dict) -> str:
     parts.append("portal=" + ",".join(f"{k}:{pr.get(k, 0)}" for k in ("GET", "POST", "PATCH")))
     parts.append(f"load={s['load_before']:.2f}->{s['load_after']:.2f}")
     return " ".join(parts)
+
+
+def shift_date(date: str, days: int) -> str:
+    import datetime
+    return (datetime.date.fromisoformat(date) + datetime.timedelta(days=days)).isoformat()
+
+
+def nights_before(runs: list[str], run: str, args) -> int:
+    """Extra nights before `run`'s own date: the repeated steady nights push
+    the 1% run back so that the nights stay in order."""
+    if run == "change1" and "steady" in runs:
+        return args.steady_nights - 1
+    return 0
 
 
 def wait_quiet(max_load: float, max_wait: int):
@@ -601,8 +632,20 @@ def cmd_sweep(args):
         for run in runs:
             variant, as_of = RUNS[run]
             serve(env, fx / variant)
-            wait_quiet(args.max_load, args.max_wait)
-            sweep_once(dep, run, as_of, args.timeout, out, kcat=not args.no_kcat)
+            nights = args.steady_nights if run == "steady" else 1
+            walls = []
+            for night in range(nights):
+                # the same school data on successive nights (the 1% run
+                # comes on the night after the last of them)
+                date = shift_date(as_of, night + (nights_before(runs, run, args)))
+                name = run if night == 0 else f"{run}-n{night + 1}"
+                wait_quiet(args.max_load, args.max_wait)
+                st = sweep_once(dep, name, date, args.timeout, out, kcat=not args.no_kcat,
+                                max_load=args.max_load)
+                walls.append(float(st["sweep"].get("wall_s", 0) or 0))
+            if nights > 1:
+                log(f"run {run}: {nights} nights, wall_s {sorted(walls)} "
+                    f"median {sorted(walls)[nights // 2]:.3f}")
     finally:
         dep.stop()
         if not args.keep:
@@ -803,6 +846,8 @@ def main(argv=None):
     s.add_argument("--schools", type=int, default=1000)
     s.add_argument("--runs", default="first,steady,change1,year")
     s.add_argument("--no-kcat", action="store_true")
+    s.add_argument("--steady-nights", type=int, default=3,
+                   help="steady resyncs on successive nights (each measured)")
     a = sub.add_parser("applier", parents=[common])
     a.add_argument("--schools", type=int, default=40)
     a.add_argument("--concurrency", default="4,8,16")
