@@ -330,11 +330,26 @@ void applier_bulk_cache_free(void)
 	}
 }
 
+/* spc_find - the entry of base; expired entries of other portals are
+ * dropped on the way, so the cache holds the portals of the last minutes,
+ * not every tenant the process has served */
 static spc_entry *spc_find(const char *base)
 {
-	for (spc_entry *e = spc_cache; e != NULL; e = e->next)
+	int64_t now = lasync_now_ms();
+
+	for (spc_entry **pe = &spc_cache; *pe != NULL;) {
+		spc_entry *e = *pe;
+
 		if (strcmp(e->base, base) == 0)
 			return e;
+		if (e->until_ms <= now) {
+			*pe = e->next;
+			free(e->base);
+			free(e);
+			continue;
+		}
+		pe = &e->next;
+	}
 	return NULL;
 }
 
