@@ -25,9 +25,9 @@ lasync_redis *lasync_redis_new(const char *url, int timeout_ms, char *err,
 			       size_t errlen);
 void lasync_redis_free(lasync_redis *r);
 
-/* lasync_redis_cmd - one binary-safe command; the reply is the caller's
- * (freeReplyObject).  NULL with err on a connection or protocol error, and
- * for an error reply. */
+/* lasync_redis_cmd - one binary-safe command (lens NULL: every argument is
+ * a C string); the reply is the caller's (freeReplyObject).  NULL with err
+ * on a connection or protocol error, and for an error reply. */
 redisReply *lasync_redis_cmd(lasync_redis *r, int argc, const char **argv,
 			     const size_t *lens, char *err, size_t errlen);
 

@@ -541,7 +541,6 @@ static int fast_check(mapper *m, const char *tenant, fast_rec *fr, char *err,
 		"return {1, clean, f[1], f[3], f[4], f[5]}";
 	char k1[256], k2[256], k3[256], k4[256];
 	const char *argv[] = {"EVAL", lua, "4", k1, k2, k3, k4};
-	size_t lens[7];
 	redisReply *rep;
 
 	memset(fr, 0, sizeof(*fr));
@@ -549,9 +548,7 @@ static int fast_check(mapper *m, const char *tenant, fast_rec *fr, char *err,
 	key_expected(m, tenant, k2, sizeof(k2));
 	key_marker(m, tenant, k3, sizeof(k3));
 	key_dirty(m, tenant, k4, sizeof(k4));
-	for (int i = 0; i < 7; i++)
-		lens[i] = strlen(argv[i]);
-	rep = lasync_redis_cmd(lasync_daemon_redis(m->d), 7, argv, lens, err,
+	rep = lasync_redis_cmd(lasync_daemon_redis(m->d), 7, argv, NULL, err,
 			       errlen);
 	if (rep == NULL)
 		return -1;
@@ -923,12 +920,9 @@ int mapper_acked(void *ctx, lasync_job *job, char *err, size_t errlen)
 	if (mj->fast_hit) {
 		const char *ha[] = {"EVAL", lua_hit, "2", k4, k1,
 				    mj->digest, gen, ttl};
-		size_t hl[8];
 
-		for (int i = 0; i < 8; i++)
-			hl[i] = strlen(ha[i]);
-		rep = lasync_redis_cmd(lasync_daemon_redis(m->d), 8, ha, hl, err,
-				       errlen);
+		rep = lasync_redis_cmd(lasync_daemon_redis(m->d), 8, ha, NULL,
+				       err, errlen);
 		if (rep == NULL)
 			return -1;
 		freeReplyObject(rep);
