@@ -7,12 +7,9 @@
  * another school (R1), is DEAD with a failed sync result; Redis trouble is
  * RETRY.  A snapshot older than the expected state is superseded.
  */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <openssl/evp.h>
 
 #include "lasync/v1/ops.pb-c.h"
 #include "lasync/v1/sync.pb-c.h"
@@ -56,7 +53,7 @@ typedef struct mjob {
 	char **dirty;		/* R9: profiles a parent edited (sorted) */
 	size_t n_dirty;
 	/* The unchanged-snapshot fast path (see fast_check()). */
-	char digest[2 * 32 + 1]; /* of the mapping's inputs; "" = none */
+	char digest[LASYNC_ID_LEN]; /* of the mapping's inputs; "" = none */
 	long valid_from;	/* the sync dates the mapping holds for */
 	long valid_until;
 	bool fast_record;	/* with the expected state: a fast record */
@@ -69,7 +66,7 @@ typedef struct mjob {
 typedef struct fast_rec {
 	bool verified;		/* it belongs to the current expected state */
 	bool clean;		/* no reconcile marker, no dirty profiles */
-	char digest[2 * 32 + 1];
+	char digest[LASYNC_ID_LEN];
 	int64_t generation;
 	long valid_from, valid_until;
 } fast_rec;
@@ -457,61 +454,42 @@ static void state_blob(mjob *mj, const mapper_rules_stats *stats,
  * test_mapper_diff).  So a later snapshot with the same digest, a sync
  * date in the window, no marker, no dirty profile and the expected state
  * still byte for byte the one recorded would map to the same desired
- * state and plan nothing: it gets that result without being parsed.  Anything else -
- * a new document byte, a config change, a new build, a date past a 4th
- * birthday or a placement's end, a parent's edit, an applier that dropped
- * the expected state - takes the full path.
+ * state and plan nothing: it gets that result without being parsed.
+ * Anything else - a new document byte, a config change, a new build, a
+ * date past a 4th birthday or a placement's end, a parent's edit, an
+ * applier that dropped the expected state - takes the full path.
  */
 
-/* input_digest - SHA-256 of the inputs outside Redis and the date; false
- * when the fast path does not apply to this snapshot */
+/* input_digest - lasync_digest of the inputs outside Redis and the date;
+ * false when the fast path does not apply to this snapshot */
 static bool input_digest(mapper *m, const lasync_tenant *t,
-			 const Lasync__V1__Snapshot *s, char out[65])
+			 const Lasync__V1__Snapshot *s,
+			 char out[LASYNC_ID_LEN])
 {
 	const char *build = lasync_build_id();
-	EVP_MD_CTX *ctx;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	char num[96];
-	bool ok;
+	lasync_digest *d;
 
 	out[0] = '\0';
 	if (build == NULL || t->state != LASYNC_TENANT_ACTIVE || s->preview ||
 	    s->full || s->approved_deactivations != 0 ||
 	    s->n_documents == 0 || s->n_documents > MAX_DOCS)
 		return false;
-	ctx = EVP_MD_CTX_new();
-	if (ctx == NULL)
-		lasync_panic_oom();
-	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
-	/* Every field is length-prefixed, so no two inputs run together. */
-#define DIGEST_PART(p, n)                                                    \
-	do {                                                                 \
-		uint64_t len_ = (uint64_t)(n);                               \
-		ok = ok && EVP_DigestUpdate(ctx, &len_, sizeof(len_)) == 1 &&   \
-		     EVP_DigestUpdate(ctx, (p), (size_t)(n)) == 1;           \
-	} while (0)
-	DIGEST_PART("lasync-mapper-fast/1", 20);
-	DIGEST_PART(build, strlen(build));
-	DIGEST_PART(t->tenant_id, strlen(t->tenant_id));
-	snprintf(num, sizeof(num), "%lld %d %d %ld",
-		 (long long)t->revision, m->vendor, (int)s->vendor,
-		 m->max_doc_bytes);
-	DIGEST_PART(num, strlen(num));
+	d = lasync_digest_new();
+	lasync_digest_add_str(d, "lasync-mapper-fast/1");
+	lasync_digest_add_str(d, build);
+	lasync_digest_add_str(d, t->tenant_id);
+	lasync_digest_add_i64(d, t->revision);
+	lasync_digest_add_i64(d, m->vendor);
+	lasync_digest_add_i64(d, (int64_t)s->vendor);
+	lasync_digest_add_i64(d, m->max_doc_bytes);
 	for (size_t i = 0; i < s->n_documents; i++) {
-		const Lasync__V1__Document *d = s->documents[i];
+		const Lasync__V1__Document *doc = s->documents[i];
 
-		DIGEST_PART(d->name, strlen(d->name));
-		DIGEST_PART(d->encoding, strlen(d->encoding));
-		DIGEST_PART(d->content.data, d->content.len);
+		lasync_digest_add_str(d, doc->name);
+		lasync_digest_add_str(d, doc->encoding);
+		lasync_digest_add(d, doc->content.data, doc->content.len);
 	}
-#undef DIGEST_PART
-	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
-	EVP_MD_CTX_free(ctx);
-	if (!ok)
-		return false;
-	for (unsigned i = 0; i < mdlen; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	lasync_digest_final(d, out);
 	return true;
 }
 

@@ -35,7 +35,7 @@ def redis(pipeline, *args: str) -> str:
                           check=True).stdout
 
 
-def test_unchanged_snapshot_takes_the_fast_path_and_nothing_else_does(pipeline):
+def test_r9_r13_unchanged_snapshot_fast_path_and_nothing_else(pipeline):
     pipeline.tenant("delinde", brin="99ZZ", key=KEY)
     pipeline.start()
     tenant = pipeline.portal_tenant("delinde")

@@ -1117,7 +1117,7 @@ static const spec window_school = {
 /* The window the rules report is sound: for every day of a school year
  * and a half, the next day inside the window maps to the same desired
  * state; and tight enough to be of use. */
-static void test_window_sound(void **state)
+static void test_r3_r13_r16_window_sound(void **state)
 {
 	tweaks tw = {.weeks = 7};
 	long first = day_of("2026-06-01"), last = first + 540;
@@ -1169,7 +1169,7 @@ static void test_window_sound(void **state)
  * school whose only date is a birth long past has a window open to the
  * future (build() gives a student born 2019-01-01 when the spec has no
  * birth date: 4 on 2023-01-01). */
-static void test_window_bounds(void **state)
+static void test_r3_r13_r16_window_bounds(void **state)
 {
 	static const spec bad = {{C3}, {"x|||7002/3/2026-13-45/-"}, {0}, {0}};
 	static const spec none = {{C3}, {"y|||7002/3"}, {0}, {0}};
@@ -1215,8 +1215,8 @@ int main(void)
 		cmocka_unit_test(test_r13_fourth_birthday_dates),
 		cmocka_unit_test(test_rules_deterministic_order),
 		cmocka_unit_test(test_rules_example_school),
-		cmocka_unit_test(test_window_sound),
-		cmocka_unit_test(test_window_bounds),
+		cmocka_unit_test(test_r3_r13_r16_window_sound),
+		cmocka_unit_test(test_r3_r13_r16_window_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
