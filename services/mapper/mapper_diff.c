@@ -114,39 +114,67 @@ static void op_keep(mapper_ops *o, Lasync__V1__Operation *op,
  * by its length as 8 bytes little-endian, a NULL string as 8 bytes 0xff;
  * the first 128 bits in hex), computed here with one reused context for
  * the whole diff: a fresh EVP context and digest fetch per operation cost
- * more than the hashing itself.  The ids are the same bytes as before.
+ * more than the hashing itself.  The parts of one operation are gathered
+ * in one scratch buffer and hashed with a single update: an update per
+ * part (most of them 8 bytes) ran SHA-256 at a tenth of its speed.  The
+ * ids are the same bytes as before.
  */
 typedef struct sealer {
 	EVP_MD_CTX *ctx;
 	EVP_MD *md;
+	unsigned char *buf;
+	size_t len, cap;
 } sealer;
+
+static unsigned char *seal_room(sealer *s, size_t n)
+{
+	unsigned char *p;
+
+	if (n > s->cap - s->len) {
+		size_t cap = s->cap ? s->cap : 4096;
+
+		while (cap - s->len < n) {
+			if (cap > SIZE_MAX / 2)
+				lasync_panic_oom();
+			cap *= 2;
+		}
+		s->buf = lasync_xrealloc(s->buf, cap);
+		s->cap = cap;
+	}
+	p = s->buf + s->len;
+	s->len += n;
+	return p;
+}
+
+static void seal_u64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
 
 static void seal_part(sealer *s, const void *data, size_t len)
 {
-	unsigned char pfx[8];
+	unsigned char *p = seal_room(s, 8 + len);
 
-	for (int i = 0; i < 8; i++)
-		pfx[i] = (unsigned char)((uint64_t)len >> (8 * i));
-	EVP_DigestUpdate(s->ctx, pfx, sizeof(pfx));
+	seal_u64(p, len);
 	if (len)
-		EVP_DigestUpdate(s->ctx, data, len);
+		memcpy(p + 8, data, len);
 }
 
 static void seal_str(sealer *s, const char *str)
 {
 	if (str == NULL)
-		EVP_DigestUpdate(s->ctx, "\xff\xff\xff\xff\xff\xff\xff\xff", 8);
+		memset(seal_room(s, 8), 0xff, 8);
 	else
 		seal_part(s, str, strlen(str));
 }
 
 static void seal_i64(sealer *s, int64_t v)
 {
-	unsigned char b[8];
+	unsigned char *p = seal_room(s, 16);
 
-	for (int i = 0; i < 8; i++)
-		b[i] = (unsigned char)((uint64_t)v >> (8 * i));
-	seal_part(s, b, sizeof(b));
+	seal_u64(p, 8);
+	seal_u64(p + 8, (uint64_t)v);
 }
 
 /* op_seal - compute the deterministic id of a finished operation */
@@ -158,8 +186,7 @@ static void op_seal(sealer *s, mapper_ops *o, Lasync__V1__Operation *op,
 	unsigned int n = 0;
 	char *id;
 
-	if (EVP_DigestInit_ex(s->ctx, s->md, NULL) != 1)
-		lasync_panic_oom();
+	s->len = 0;
 	seal_str(s, tenant);
 	seal_i64(s, generation);
 	seal_i64(s, op->type);
@@ -178,7 +205,10 @@ static void op_seal(sealer *s, mapper_ops *o, Lasync__V1__Operation *op,
 	}
 	for (size_t i = 0; i < op->n_keep_kinds; i++)
 		seal_str(s, op->keep_kinds[i]);
-	EVP_DigestFinal_ex(s->ctx, md, &n);
+	if (EVP_DigestInit_ex(s->ctx, s->md, NULL) != 1 ||
+	    EVP_DigestUpdate(s->ctx, s->buf, s->len) != 1 ||
+	    EVP_DigestFinal_ex(s->ctx, md, &n) != 1 || n < 16)
+		lasync_panic_oom();
 	id = lasync_arena_alloc(o->arena, LASYNC_ID_LEN);
 	for (int i = 0; i < 16; i++) {
 		id[2 * i] = hexd[md[i] >> 4];
@@ -484,14 +514,15 @@ lasync_state *mapper_diff(const mapper_diff_in *in, mapper_ops *out)
 		       MAPPER_STAGE_MEMBERS);
 	}
 	if (out->n > 0) {
-		sealer sl = {EVP_MD_CTX_new(), EVP_MD_fetch(NULL, "SHA256",
-							     NULL)};
+		sealer sl = {.ctx = EVP_MD_CTX_new(),
+			     .md = EVP_MD_fetch(NULL, "SHA256", NULL)};
 
 		if (sl.ctx == NULL || sl.md == NULL)
 			lasync_panic_oom();
 		for (size_t k = 0; k < out->n; k++)
 			op_seal(&sl, out, out->ops[k], in->tenant_id,
 				in->generation);
+		free(sl.buf);
 		EVP_MD_free(sl.md);
 		EVP_MD_CTX_free(sl.ctx);
 	}
