@@ -173,6 +173,9 @@ void applier_op_free(oprun *run);
 /* applier_op_created / _patched - did the operation POST / PATCH? */
 bool applier_op_created(const oprun *run);
 bool applier_op_patched(const oprun *run);
+/* applier_op_creating - was its create sent (or queued for a Bulk) and
+ * not answered?  (asked when the operation ends transient) */
+bool applier_op_creating(const oprun *run);
 /* applier_op_linked / _queued - did the operation take over an existing
  * portal resource / park a profile in the link queue? */
 bool applier_op_linked(const oprun *run);

@@ -55,6 +55,10 @@ typedef struct ajob_ext {
 	bool no_result;		/* a later part of a failed sync */
 	bool finished;
 	bool superseded;	/* refused: nothing applied */
+	/* earlier attempts of this part (carry_load) */
+	json_t *unsure;		/* op id -> true: a create left unanswered */
+	uint32_t carried_ops;	/* operations they did */
+	json_t *now_unsure;	/* this attempt's unanswered creates */
 } ajob_ext;
 
 static lasync_metric *m_ops, *m_requests, *m_apply_seconds;
@@ -235,6 +239,8 @@ static void ajob_free(ajob *aj)
 	applier_ids_free(aj->ids);
 	lasync_redis_batch_free(aj->later);
 	json_decref(aj->portal);
+	json_decref(((ajob_ext *)aj)->unsure);
+	json_decref(((ajob_ext *)aj)->now_unsure);
 	free(aj);
 }
 
@@ -252,6 +258,165 @@ static void flush_later(ajob *aj)
 		lasync_warn("redis_writes_lost",
 			    "tenant=%s writes=%zu error=%s", aj->job->key, n,
 			    lasync_q(err));
+}
+
+/*
+ * Counts across attempts.  A part that stops on a transient error is
+ * retried from scratch; the retry skips what the attempt before it did
+ * (its "op" keys), so the counts of that work would be lost, and a create
+ * whose answer never came (a timeout) finds its resource existing and
+ * would count as an update.  So every attempt adds its counts to
+ * carry:<sync id>:<part> (a hash of ChangeCounts fields, ops_skipped left
+ * out) and names there, as "u:<op id>", each create it left unanswered;
+ * the attempt that completes the part reports the sums, and counts such a
+ * create as created when it finds the resource already there.
+ */
+static const char *carry_key(ajob *aj, char *buf, size_t len)
+{
+	char id[160];
+
+	snprintf(id, sizeof(id), "%s:%u", aj->cs->header->sync_id,
+		 aj->cs->part);
+	return key(aj, buf, len, "carry", id);
+}
+
+/* carry_load - what earlier attempts of this part left; -1 on error */
+static int carry_load(ajob *aj, char *err, size_t errlen)
+{
+	ajob_ext *x = (ajob_ext *)aj;
+	char k[256];
+
+	carry_key(aj, k, sizeof(k));
+	const char *argv[] = {"HGETALL", k};
+	redisReply *rep = lasync_redis_cmd(applier_redis(aj), 2, argv, NULL,
+					   err, errlen);
+
+	if (rep == NULL)
+		return -1;
+	x->unsure = json_object();
+	x->now_unsure = json_array();
+	for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY &&
+			   i + 1 < rep->elements;
+	     i += 2) {
+		const redisReply *f = rep->element[i], *v = rep->element[i + 1];
+
+		if (f->type != REDIS_REPLY_STRING)
+			continue;
+		if (f->len > 2 && strncmp(f->str, "u:", 2) == 0) {
+			char id[LASYNC_ID_LEN + 8];
+
+			snprintf(id, sizeof(id), "%.*s", (int)f->len - 2,
+				 f->str + 2);
+			json_object_set_new(x->unsure, id, json_true());
+		} else if (f->len == 9 && memcmp(f->str, "ops_total", 9) == 0 &&
+			   v->type == REDIS_REPLY_STRING) {
+			x->carried_ops = (uint32_t)strtoul(v->str, NULL, 10);
+		}
+	}
+	freeReplyObject(rep);
+	return 0;
+}
+
+/* carry_unsure - was op a create an earlier attempt left unanswered? */
+static bool carry_unsure(const ajob *aj, const Lasync__V1__Operation *op)
+{
+	const ajob_ext *x = (const ajob_ext *)aj;
+
+	return x->unsure != NULL &&
+	       op->type == LASYNC__V1__OP_TYPE__OP_UPSERT &&
+	       json_object_get(x->unsure, op->op_id) != NULL;
+}
+
+/* carry_add - add this attempt's counts to the part's; with totals, read
+ * the sums back into aj->counts.  Stored for a day, like counts: */
+static int carry_add(ajob *aj, bool totals, char *err, size_t errlen)
+{
+	ajob_ext *x = (ajob_ext *)aj;
+	const ProtobufCMessageDescriptor *d =
+		&lasync__v1__change_counts__descriptor;
+	size_t nf = d->n_fields, nu = json_array_size(x->now_unsure);
+	size_t n = nf + nu + 1, c = 0;
+	char k[256], (*by)[24] = lasync_xcalloc(nf, sizeof(*by));
+	const char ***argvs = lasync_xcalloc(n, sizeof(*argvs));
+	int *argcs = lasync_xcalloc(n, sizeof(*argcs));
+	uint32_t **at = lasync_xcalloc(nf, sizeof(*at));
+	char **ufields = lasync_xcalloc(nu + 1, sizeof(*ufields));
+	redisReply **reps = lasync_xcalloc(n, sizeof(*reps));
+	int rc = -1;
+
+	carry_key(aj, k, sizeof(k));
+	for (size_t i = 0; i < nf; i++) {
+		uint32_t *v = (uint32_t *)((char *)&aj->counts +
+					   d->fields[i].offset);
+
+		if (strcmp(d->fields[i].name, "ops_skipped") == 0 ||
+		    (*v == 0 && !totals))
+			continue;
+		snprintf(by[i], sizeof(by[i]), "%u", *v);
+		argvs[c] = lasync_xcalloc(4, sizeof(char *));
+		argvs[c][0] = "HINCRBY";
+		argvs[c][1] = k;
+		argvs[c][2] = d->fields[i].name;
+		argvs[c][3] = by[i];
+		argcs[c] = 4;
+		at[i] = v;
+		c++;
+	}
+	for (size_t i = 0; i < nu; i++) {
+		ufields[i] = lasync_xasprintf(
+			"u:%s", json_string_value(json_array_get(x->now_unsure,
+								  i)));
+		argvs[c] = lasync_xcalloc(4, sizeof(char *));
+		argvs[c][0] = "HSET";
+		argvs[c][1] = k;
+		argvs[c][2] = ufields[i];
+		argvs[c][3] = "1";
+		argcs[c++] = 4;
+	}
+	argvs[c] = lasync_xcalloc(3, sizeof(char *));
+	argvs[c][0] = "EXPIRE";
+	argvs[c][1] = k;
+	argvs[c][2] = "86400";
+	argcs[c++] = 3;
+	if (lasync_redis_pipeline(applier_redis(aj), c, argcs,
+				  (const char *const *const *)argvs, NULL,
+				  reps, err, errlen) != 0)
+		goto out;
+	rc = 0;
+	for (size_t i = 0, r = 0; i < nf; i++) {
+		if (at[i] == NULL)
+			continue;
+		if (reps[r]->type != REDIS_REPLY_INTEGER) {
+			snprintf(err, errlen, "HINCRBY %s: %s", k,
+				 reps[r]->type == REDIS_REPLY_ERROR
+					 ? reps[r]->str
+					 : "unexpected reply");
+			rc = -1;
+		} else if (totals) {
+			*at[i] = (uint32_t)reps[r]->integer;
+		}
+		r++;
+	}
+	if (rc == 0 && totals)	/* done by an earlier attempt, not before */
+		aj->counts.ops_skipped = aj->counts.ops_skipped > x->carried_ops
+						 ? aj->counts.ops_skipped -
+							   x->carried_ops
+						 : 0;
+out:
+	for (size_t i = 0; i < c; i++) {
+		if (reps[i] != NULL)
+			freeReplyObject(reps[i]);
+		free(argvs[i]);
+	}
+	for (size_t i = 0; i < nu; i++)
+		free(ufields[i]);
+	free(ufields);
+	free(reps);
+	free(at);
+	free(argcs);
+	free(argvs);
+	free(by);
+	return rc;
 }
 
 /* sum_parts - counts of all parts of a multi-part sync, kept in Redis */
@@ -304,6 +469,11 @@ static void part_finished(ajob *aj)
 		    aj->cs->parts, aj->cs->n_ops, aj->counts.ops_skipped,
 		    aj->counts.portal_writes, aj->n_permanent, aj->stop);
 	if (aj->stop) {
+		if (carry_add(aj, false, err, sizeof(err)) != 0)
+			lasync_warn("counts_not_carried",
+				    "tenant=%s sync=%s part=%u error=%s",
+				    job->key, aj->cs->header->sync_id,
+				    aj->cs->part, lasync_q(err));
 		lasync_job_finish(job, LASYNC_RETRY, aj->retry_after_ms,
 				  "portal_transient", "%s", aj->transient);
 		return;
@@ -312,6 +482,10 @@ static void part_finished(ajob *aj)
 		lasync_job_finish(job, LASYNC_DEAD, 0, "portal_rejected",
 				  "%zu operation(s) failed; first: %s",
 				  aj->n_permanent, aj->permanent);
+		return;
+	}
+	if (carry_add(aj, true, err, sizeof(err)) != 0) {
+		lasync_job_finish(job, LASYNC_RETRY, 0, "redis", "%s", err);
 		return;
 	}
 	if (aj->cs->parts > 1 && sum_parts(aj, err, sizeof(err)) != 0) {
@@ -473,7 +647,10 @@ void applier_job_op_done(ajob *aj, size_t idx, op_outcome o,
 	case OP_DONE:
 		if (applier_op_queued(run)) {
 			aj->counts.users_queued++;
-		} else if (applier_op_created(run)) {
+		} else if (applier_op_created(run) ||
+			   (carry_unsure(aj, op) && !applier_op_linked(run))) {
+			/* (an unsure create was answered too late: it is
+			 * there now, and this sync made it) */
 			if (user)
 				aj->counts.users_created++;
 			else
@@ -515,6 +692,11 @@ void applier_job_op_done(ajob *aj, size_t idx, op_outcome o,
 			     applier_op_created(run) || applier_op_patched(run));
 		break;
 	case OP_TRANSIENT:
+		if (op->type == LASYNC__V1__OP_TYPE__OP_UPSERT &&
+		    applier_op_creating(run) &&
+		    ((ajob_ext *)aj)->now_unsure != NULL)
+			json_array_append_new(((ajob_ext *)aj)->now_unsure,
+					      json_string(op->op_id));
 		if (!aj->stop) {
 			aj->stop = true;
 			lasync_strlcpy(aj->transient, reason ? reason : "",
@@ -756,6 +938,7 @@ void applier_start(void *ctx, lasync_job *job)
 	aj->ids = applier_ids_new(aj->later);
 	key(aj, aj->ids_key, sizeof(aj->ids_key), "ids", NULL);
 	if (check_redis(aj, &applied, &sync_failed, err, sizeof(err)) != 0 ||
+	    carry_load(aj, err, sizeof(err)) != 0 ||
 	    applier_ids_load(aj->ids, applier_redis(aj), aj->ids_key, err,
 			     sizeof(err)) != 0) {
 		lasync_job_finish(job, LASYNC_RETRY, 0, "redis", "%s", err);

@@ -86,6 +86,11 @@ bool applier_op_created(const oprun *run)
 	return run->created;
 }
 
+bool applier_op_creating(const oprun *run)
+{
+	return run->step == STEP_CREATE;
+}
+
 bool applier_op_patched(const oprun *run)
 {
 	return run->patched;
