@@ -32,6 +32,7 @@
 #include "lasync_secret.h"
 
 #define LIST_PAGE 1000
+#define LIST_PAGE_MIN 50	/* the smallest page a slow portal gets */
 /* Done operations recorded per pipeline; a crash loses at most this many
  * records, which costs that many idempotent writes on a redelivery. */
 #define WRITE_BATCH 64
@@ -47,6 +48,9 @@ struct applier {
 	long op_ttl_s;
 	char *scim_bulk;	/* "auto" or "off" */
 	lasync_param params[5];
+	/* tenant id -> listing page size, for portals that could not serve
+	 * LIST_PAGE resources within the timeout (until restart) */
+	json_t *list_pages;
 };
 
 typedef struct ajob_ext {
@@ -59,6 +63,7 @@ typedef struct ajob_ext {
 	json_t *unsure;		/* op id -> true: a create left unanswered */
 	uint32_t carried_ops;	/* operations they did */
 	json_t *now_unsure;	/* this attempt's unanswered creates */
+	int list_page;		/* resources per listing page */
 } ajob_ext;
 
 static lasync_metric *m_ops, *m_requests, *m_apply_seconds;
@@ -92,6 +97,7 @@ applier *applier_new(void)
 void applier_free(applier *a)
 {
 	applier_bulk_cache_free();
+	json_decref(a->list_pages);
 	free(a);
 }
 
@@ -732,6 +738,28 @@ static void on_list(void *ctx, const lasync_http_result *r)
 
 	aj->list_x = NULL;
 	v = applier_scim_judge(r, reason, sizeof(reason));
+	if (v == SCIM_TRANSIENT && r->curl == CURLE_OPERATION_TIMEDOUT &&
+	    ((ajob_ext *)aj)->list_page > LIST_PAGE_MIN) {
+		/* A page too large for the portal to serve within the timeout
+		 * would fail every attempt alike: ask for half as many, and
+		 * keep that size for the tenant's next listings. */
+		ajob_ext *x = (ajob_ext *)aj;
+		applier *a = aj->a;
+
+		x->list_page = x->list_page / 2 < LIST_PAGE_MIN
+				       ? LIST_PAGE_MIN
+				       : x->list_page / 2;
+		if (a->list_pages == NULL)
+			a->list_pages = json_object();
+		json_object_set_new(a->list_pages, aj->job->key,
+				    json_integer(x->list_page));
+		lasync_warn("portal_list_slow",
+			    "tenant=%s start=%ld seconds=%.1f page=%d",
+			    aj->job->key, aj->list_start, r->seconds,
+			    x->list_page);
+		list_next(aj);
+		return;
+	}
 	if (v != SCIM_OK) {
 		ajob_ext *x = (ajob_ext *)aj;
 
@@ -788,8 +816,15 @@ static void list_next(ajob *aj)
 {
 	char *base = applier_scim_url(aj->tenant->portal_base_url,
 				      aj->list_type, NULL, NULL, NULL);
+	ajob_ext *x = (ajob_ext *)aj;
+
+	if (x->list_page == 0) {
+		json_t *p = json_object_get(aj->a->list_pages, aj->job->key);
+
+		x->list_page = p ? (int)json_integer_value(p) : LIST_PAGE;
+	}
 	char *url = lasync_xasprintf("%s?startIndex=%ld&count=%d", base,
-				     aj->list_start, LIST_PAGE);
+				     aj->list_start, x->list_page);
 
 	aj->list_x = applier_request(aj, "GET", url, NULL, on_list, aj);
 	free(url);

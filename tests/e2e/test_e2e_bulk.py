@@ -133,3 +133,30 @@ def test_a_bulk_answered_after_the_timeout_counts_as_created(pipeline):
     finally:
         pipeline.portal.faults(None)
         cleanup_school(school)
+
+
+def test_a_listing_page_too_slow_for_the_timeout_is_asked_for_in_halves(pipeline):
+    """A portal that cannot serve a page of 1,000 users within the timeout
+    would fail every attempt of a reconcile alike; the applier asks for
+    half as many and goes on in the same attempt."""
+    brin = brin_for(pipeline.prefix, 5)
+    school = pipeline.las.generate("parnassys", brin, 60, seed=29, key="bulk-key")
+    try:
+        pipeline.tenant("bulky", brin=brin, key="bulk-key")
+        pipeline.start(extra={"applier": ["--portal-timeout-ms", "1500"]})
+        tenant = pipeline.portal_tenant("bulky")
+        # the first listing page (the reconcile's, before any other GET of
+        # /Users) is answered after 3 s
+        pipeline.portal.faults({"tenant": tenant, "delay_ms": 3000, "methods": ["GET"],
+                                "path": "/Users", "count": 1})
+        out = pipeline.sync("bulky", wait=600).stdout
+        assert ": ok (stage applier)" in out, out
+        log = pipeline.log_text("applier")
+        slow = [line for line in log.splitlines() if "event=portal_list_slow" in line]
+        assert len(slow) == 1 and "page=500" in slow[0], slow
+        assert "event=job_retry" not in log, "the slow page cost an attempt"
+        assert_counts_of_all_attempts(pipeline, "bulky")
+        portal_matches_las(pipeline, "bulky")
+    finally:
+        pipeline.portal.faults(None)
+        cleanup_school(school)
