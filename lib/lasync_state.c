@@ -365,10 +365,9 @@ static long plain_len(const char *s)
 	return (long)(p - (const unsigned char *)s);
 }
 
-void lasync_state_text_raw(lasync_state_text *t, const char *s)
+/* text_mem - append s[0..n) and keep the text NUL-terminated */
+static void text_mem(lasync_state_text *t, const char *s, size_t n)
 {
-	size_t n = strlen(s);
-
 	if (t->len + n + 1 > t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 256;
 
@@ -377,8 +376,14 @@ void lasync_state_text_raw(lasync_state_text *t, const char *s)
 		t->s = lasync_xrealloc(t->s, cap);
 		t->cap = cap;
 	}
-	memcpy(t->s + t->len, s, n + 1);
+	memcpy(t->s + t->len, s, n);
 	t->len += n;
+	t->s[t->len] = '\0';
+}
+
+void lasync_state_text_raw(lasync_state_text *t, const char *s)
+{
+	text_mem(t, s, strlen(s));
 }
 
 bool lasync_state_text_string(lasync_state_text *t, const char *s)
@@ -399,9 +404,9 @@ bool lasync_state_text_string(lasync_state_text *t, const char *s)
 		free(c);
 		return true;
 	}
-	lasync_state_text_raw(t, "\"");
-	lasync_state_text_raw(t, s);
-	lasync_state_text_raw(t, "\"");
+	text_mem(t, "\"", 1);
+	text_mem(t, s, (size_t)n);
+	text_mem(t, "\"", 1);
 	return true;
 }
 

@@ -40,7 +40,8 @@ typedef struct lasync_arena lasync_arena;
 typedef struct mapper_ops {
 	Lasync__V1__Operation **ops;	/* owned; free with mapper_ops_free */
 	size_t n, cap;
-	lasync_arena *arena;		/* the operations and their strings */
+	lasync_arena *arena;		/* the operations (their strings are
+					 * borrowed: mapper_diff) */
 	Lasync__V1__ChangeCounts counts;
 	size_t deactivations;		/* users this change set deactivates */
 } mapper_ops;
@@ -61,7 +62,9 @@ typedef struct mapper_diff_in {
 } mapper_diff_in;
 
 /* mapper_diff - fill out with the operations and return the next expected
- * state (finished, caller frees) */
+ * state (finished, caller frees).  The operations' strings are borrowed
+ * from in->desired and in->expected: free out (mapper_ops_free) before
+ * either of them. */
 lasync_state *mapper_diff(const mapper_diff_in *in, mapper_ops *out);
 
 void mapper_ops_free(mapper_ops *o);
