@@ -271,11 +271,13 @@ static void flush_later(ajob *aj)
  * retried from scratch; the retry skips what the attempt before it did
  * (its "op" keys), so the counts of that work would be lost, and a create
  * whose answer never came (a timeout) finds its resource existing and
- * would count as an update.  So every attempt adds its counts to
- * carry:<sync id>:<part> (a hash of ChangeCounts fields, ops_skipped left
- * out) and names there, as "u:<op id>", each create it left unanswered;
- * the attempt that completes the part reports the sums, and counts such a
- * create as created when it finds the resource already there.
+ * would count as an update.  So every attempt, also one that ends
+ * dead-lettered (an operator may replay it), adds its counts to
+ * carry:<sync id>:<part>, a hash of ChangeCounts fields (ops_skipped and
+ * ops_failed stay the reporting attempt's own), and names there, as
+ * "u:<op id>", each create it left unanswered.  The attempt that
+ * completes the part reports the sums, and counts such a create as
+ * created when it finds the resource already there.
  */
 static const char *carry_key(ajob *aj, char *buf, size_t len)
 {
@@ -355,7 +357,9 @@ static int carry_add(ajob *aj, bool totals, char *err, size_t errlen)
 		uint32_t *v = (uint32_t *)((char *)&aj->counts +
 					   d->fields[i].offset);
 
+		/* skipped and failed: this attempt's own, not summed */
 		if (strcmp(d->fields[i].name, "ops_skipped") == 0 ||
+		    strcmp(d->fields[i].name, "ops_failed") == 0 ||
 		    (*v == 0 && !totals))
 			continue;
 		snprintf(by[i], sizeof(by[i]), "%u", *v);
@@ -474,12 +478,15 @@ static void part_finished(ajob *aj)
 		    job->key, aj->cs->header->sync_id, aj->cs->part,
 		    aj->cs->parts, aj->cs->n_ops, aj->counts.ops_skipped,
 		    aj->counts.portal_writes, aj->n_permanent, aj->stop);
+	if ((aj->stop || aj->n_permanent > 0) &&
+	    carry_add(aj, false, err, sizeof(err)) != 0)
+		/* (a retry, or an operator's replay of the dead letter, would
+		 * report less than the sync did) */
+		lasync_warn("counts_not_carried",
+			    "tenant=%s sync=%s part=%u error=%s", job->key,
+			    aj->cs->header->sync_id, aj->cs->part,
+			    lasync_q(err));
 	if (aj->stop) {
-		if (carry_add(aj, false, err, sizeof(err)) != 0)
-			lasync_warn("counts_not_carried",
-				    "tenant=%s sync=%s part=%u error=%s",
-				    job->key, aj->cs->header->sync_id,
-				    aj->cs->part, lasync_q(err));
 		lasync_job_finish(job, LASYNC_RETRY, aj->retry_after_ms,
 				  "portal_transient", "%s", aj->transient);
 		return;
