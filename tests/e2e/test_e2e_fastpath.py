@@ -7,7 +7,10 @@ Redis as it was, plans nothing and ends in the mapper without being
 parsed.  These tests check that it is
 taken when it should be, and - what matters to a school - that every other
 case still takes the full path: a date past a 4th birthday (R13), a config
-change, a lost expected state.
+change, a lost expected state.  A held sync (R17) leaves the expected state
+and its record as they were, so the LAS's next, repaired export of the
+same documents takes the fast path - and must end the hold as the full
+path would.
 
 The example school at 2026-11-29: Noah Bakker (100004, born 2023-01-15) is
 3, so neither he nor his only guardian Tom (200004) is imported; he turns 4
@@ -16,9 +19,11 @@ on 2027-01-15, the day his placement in 1/2A begins.
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 from harness import ROOT, metric_sum
+from test_e2e_rules_parnassys import School, brin_for, ok
 
 EXAMPLE = ROOT / "fixtures" / "las" / "parnassys" / "99ZZ"
 KEY = (EXAMPLE / "leveranciersleutel").read_text().strip()
@@ -89,3 +94,38 @@ def test_r9_r13_unchanged_snapshot_fast_path_and_nothing_else(pipeline):
     # made with, so the full path again.
     redis(pipeline, "APPEND", exp[0], "x")
     sync("2027-01-26", fast=False, stage=None)
+
+
+def test_r17_a_held_sync_replaced_by_an_unchanged_snapshot_is_no_longer_held(pipeline):
+    brin = brin_for(pipeline, 41)
+    school = School(pipeline, brin, "k41")
+    pipeline.tenant("school", brin=brin, key="k41",
+                    settings={"guard_min": 2, "guard_percent": 30})
+    pipeline.start()
+    tenant = pipeline.portal_tenant("school")
+    try:
+        ok(pipeline.sync("school"))
+        writes = pipeline.portal.stats(tenant)["writes"]
+        # An export without students: 6 of 9 would be deactivated, held.
+        path = school.dir / "getLeerlingen.xml"
+        whole = path.read_text()
+        path.write_text(re.sub(r"<leerling>.*?</leerling>", "", whole, flags=re.S))
+        held = pipeline.sync("school", check=False)
+        assert ": held (stage mapper)" in held.stdout, held.stdout
+        mapper = pipeline.daemons["mapper"]
+        assert metric_sum(mapper.metrics(), "lasync_tenant_held") == 1
+
+        # The LAS repairs its export: the documents of the applied sync.
+        path.write_text(whole)
+        before = unchanged(pipeline)
+        out = pipeline.sync("school").stdout
+        assert ": ok (stage mapper)" in out, out
+        assert unchanged(pipeline) == before + 1, "the fast path was not taken"
+        assert metric_sum(mapper.metrics(), "lasync_tenant_held") == 0
+        status = {s["tenant"]: s for s in pipeline.status()}["school"]
+        assert status["outcome"] == "ok", status
+        no = pipeline.ctl("sync", "approve", "school", check=False)
+        assert no.returncode == 1 and "no held sync" in no.stderr, no.stderr
+        assert pipeline.portal.stats(tenant)["writes"] == writes, "the hold applied something"
+    finally:
+        school.remove()
