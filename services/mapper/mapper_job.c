@@ -69,6 +69,7 @@ typedef struct fast_rec {
 	char digest[LASYNC_ID_LEN];
 	int64_t generation;
 	long valid_from, valid_until;
+	char sync_id[LASYNC_ID_LEN];	/* the sync that wrote or hit it */
 } fast_rec;
 
 static lasync_metric *m_map_seconds, *m_ops, *m_records, *m_held,
@@ -509,14 +510,14 @@ static int fast_check(mapper *m, const char *tenant, fast_rec *fr, char *err,
 {
 	static const char lua[] =
 		"local f = redis.call('HMGET', KEYS[1], 'digest', 'sha', "
-		"'gen', 'from', 'until') "
+		"'gen', 'from', 'until', 'sync') "
 		"if not f[1] then return {0} end "
 		"local e = redis.call('GET', KEYS[2]) "
 		"if not e or redis.sha1hex(e) ~= f[2] then return {0} end "
 		"local clean = 1 "
 		"if redis.call('EXISTS', KEYS[3]) == 1 or "
 		"redis.call('SCARD', KEYS[4]) > 0 then clean = 0 end "
-		"return {1, clean, f[1], f[3], f[4], f[5]}";
+		"return {1, clean, f[1], f[3], f[4], f[5], f[6] or ''}";
 	char k1[256], k2[256], k3[256], k4[256];
 	const char *argv[] = {"EVAL", lua, "4", k1, k2, k3, k4};
 	redisReply *rep;
@@ -530,7 +531,7 @@ static int fast_check(mapper *m, const char *tenant, fast_rec *fr, char *err,
 			       errlen);
 	if (rep == NULL)
 		return -1;
-	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 6 &&
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 7 &&
 	    rep->element[0]->type == REDIS_REPLY_INTEGER &&
 	    rep->element[0]->integer == 1 &&
 	    rep->element[2]->type == REDIS_REPLY_STRING &&
@@ -545,6 +546,10 @@ static int fast_check(mapper *m, const char *tenant, fast_rec *fr, char *err,
 					 : 0;
 		fr->valid_from = reply_long(rep->element[4]);
 		fr->valid_until = reply_long(rep->element[5]);
+		if (rep->element[6]->type == REDIS_REPLY_STRING &&
+		    rep->element[6]->len < sizeof(fr->sync_id))
+			memcpy(fr->sync_id, rep->element[6]->str,
+			       rep->element[6]->len);
 	}
 	freeReplyObject(rep);
 	return 0;
@@ -668,6 +673,22 @@ void mapper_start(void *ctx, lasync_job *job)
 		}
 		if (fr.verified && check_generation(m, job, mj, fr.generation))
 			goto out;
+		if (fr.verified &&
+		    strcmp(fr.sync_id, mj->snap->header->sync_id) == 0) {
+			/* The same sync fetched again (its request was
+			 * redelivered, a broker restart): the expected state
+			 * is this sync's own, its change set or result is in
+			 * Kafka already.  Answering again would report the
+			 * sync before the applier has applied it. */
+			lasync_info("snapshot_refetched",
+				    "tenant=%s sync=%s generation=%lld "
+				    "mapped_generation=%lld",
+				    job->key, mj->snap->header->sync_id,
+				    (long long)mj->snap->header->generation,
+				    (long long)fr.generation);
+			lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
+			goto out;
+		}
 		if (fr.verified && fr.clean &&
 		    strcmp(fr.digest, mj->digest) == 0 &&
 		    mapper_rules_day(mj->snap->sync_date, &today) &&
@@ -838,28 +859,29 @@ out:
 int mapper_acked(void *ctx, lasync_job *job, char *err, size_t errlen)
 {
 	/* The expected state; with it, atomically, the fast record (ARGV[4]
-	 * the digest, "" for none) and the SHA-1 that ties it to this state;
-	 * then the marker this sync answered and the dirty profiles it
-	 * rewrote. */
+	 * the digest, "" for none; ARGV[8] the sync) and the SHA-1 that ties
+	 * it to this state; then the marker this sync answered and the dirty
+	 * profiles it rewrote. */
 	static const char lua[] =
 		"redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) "
 		"redis.call('DEL', KEYS[4]) "
 		"if ARGV[4] ~= '' then "
 		"redis.call('HSET', KEYS[4], 'digest', ARGV[4], 'sha', "
 		"redis.sha1hex(ARGV[1]), 'gen', ARGV[5], 'from', ARGV[6], "
-		"'until', ARGV[7]) "
+		"'until', ARGV[7], 'sync', ARGV[8]) "
 		"redis.call('EXPIRE', KEYS[4], ARGV[2]) end "
 		"if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] "
 		"then redis.call('DEL', KEYS[2]) end "
-		"for i = 8, #ARGV do redis.call('SREM', KEYS[3], ARGV[i]) end "
+		"for i = 9, #ARGV do redis.call('SREM', KEYS[3], ARGV[i]) end "
 		"return 1";
 	/* A fast-path sync: the record (if still the same) takes the
-	 * snapshot's generation, and both keys their lifetime. */
+	 * snapshot's generation and sync, and both keys their lifetime. */
 	static const char lua_hit[] =
 		"if redis.call('HGET', KEYS[1], 'digest') == ARGV[1] then "
 		"if tonumber(redis.call('HGET', KEYS[1], 'gen') or '0') < "
 		"tonumber(ARGV[2]) then "
-		"redis.call('HSET', KEYS[1], 'gen', ARGV[2]) end "
+		"redis.call('HSET', KEYS[1], 'gen', ARGV[2], 'sync', ARGV[4]) "
+		"end "
 		"redis.call('EXPIRE', KEYS[1], ARGV[3]) "
 		"redis.call('EXPIRE', KEYS[2], ARGV[3]) end "
 		"return 1";
@@ -897,9 +919,10 @@ int mapper_acked(void *ctx, lasync_job *job, char *err, size_t errlen)
 	key_fast(m, job->key, k4, sizeof(k4));
 	if (mj->fast_hit) {
 		const char *ha[] = {"EVAL", lua_hit, "2", k4, k1,
-				    mj->digest, gen, ttl};
+				    mj->digest, gen, ttl,
+				    mj->snap->header->sync_id};
 
-		rep = lasync_redis_cmd(lasync_daemon_redis(m->d), 8, ha, NULL,
+		rep = lasync_redis_cmd(lasync_daemon_redis(m->d), 9, ha, NULL,
 				       err, errlen);
 		if (rep == NULL)
 			return -1;
@@ -913,7 +936,7 @@ int mapper_acked(void *ctx, lasync_job *job, char *err, size_t errlen)
 	key_dirty(m, job->key, k3, sizeof(k3));
 	snprintf(from, sizeof(from), "%ld", mj->valid_from);
 	snprintf(until, sizeof(until), "%ld", mj->valid_until);
-	int argc = 14 + (int)mj->n_dirty;
+	int argc = 15 + (int)mj->n_dirty;
 	const char **argv = lasync_xcalloc((size_t)argc, sizeof(char *));
 	size_t *lens = lasync_xcalloc((size_t)argc, sizeof(size_t));
 
@@ -931,8 +954,9 @@ int mapper_acked(void *ctx, lasync_job *job, char *err, size_t errlen)
 	argv[11] = gen;
 	argv[12] = from;
 	argv[13] = until;
+	argv[14] = mj->snap->header->sync_id;
 	for (size_t i = 0; i < mj->n_dirty; i++)
-		argv[14 + i] = mj->dirty[i];
+		argv[15 + i] = mj->dirty[i];
 	for (int i = 0; i < argc; i++)
 		lens[i] = i == 7 ? mj->state_len : strlen(argv[i]);
 	rep = lasync_redis_cmd(lasync_daemon_redis(m->d), argc, argv, lens,
