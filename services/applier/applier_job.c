@@ -335,16 +335,18 @@ static bool carry_unsure(const ajob *aj, const Lasync__V1__Operation *op)
 	       json_object_get(x->unsure, op->op_id) != NULL;
 }
 
-/* carry_add - add this attempt's counts to the part's; with totals, read
- * the sums back into aj->counts.  Stored for a day, like counts: */
-static int carry_add(ajob *aj, bool totals, char *err, size_t errlen)
+/* counts_hincr - add aj->counts to the hash k in one pipeline (without
+ * ops_skipped and ops_failed unless all; fields that are 0 only with
+ * totals), name each op id of unsure there as "u:<id>", keep k for a day;
+ * with totals, read the sums back into aj->counts */
+static int counts_hincr(ajob *aj, const char *k, bool all, bool totals,
+			const json_t *unsure, char *err, size_t errlen)
 {
-	ajob_ext *x = (ajob_ext *)aj;
 	const ProtobufCMessageDescriptor *d =
 		&lasync__v1__change_counts__descriptor;
-	size_t nf = d->n_fields, nu = json_array_size(x->now_unsure);
+	size_t nf = d->n_fields, nu = json_array_size(unsure);
 	size_t n = nf + nu + 1, c = 0;
-	char k[256], (*by)[24] = lasync_xcalloc(nf, sizeof(*by));
+	char (*by)[24] = lasync_xcalloc(nf, sizeof(*by));
 	const char ***argvs = lasync_xcalloc(n, sizeof(*argvs));
 	int *argcs = lasync_xcalloc(n, sizeof(*argcs));
 	uint32_t **at = lasync_xcalloc(nf, sizeof(*at));
@@ -352,20 +354,18 @@ static int carry_add(ajob *aj, bool totals, char *err, size_t errlen)
 	redisReply **reps = lasync_xcalloc(n, sizeof(*reps));
 	int rc = -1;
 
-	carry_key(aj, k, sizeof(k));
 	for (size_t i = 0; i < nf; i++) {
 		uint32_t *v = (uint32_t *)((char *)&aj->counts +
 					   d->fields[i].offset);
 
-		/* skipped and failed: this attempt's own, not summed */
-		if (strcmp(d->fields[i].name, "ops_skipped") == 0 ||
-		    strcmp(d->fields[i].name, "ops_failed") == 0 ||
+		if ((!all && (strcmp(d->fields[i].name, "ops_skipped") == 0 ||
+			      strcmp(d->fields[i].name, "ops_failed") == 0)) ||
 		    (*v == 0 && !totals))
 			continue;
 		snprintf(by[i], sizeof(by[i]), "%u", *v);
 		argvs[c] = lasync_xcalloc(4, sizeof(char *));
 		argvs[c][0] = "HINCRBY";
-		argvs[c][1] = k;
+		argvs[c][1] = (char *)k;
 		argvs[c][2] = d->fields[i].name;
 		argvs[c][3] = by[i];
 		argcs[c] = 4;
@@ -374,18 +374,17 @@ static int carry_add(ajob *aj, bool totals, char *err, size_t errlen)
 	}
 	for (size_t i = 0; i < nu; i++) {
 		ufields[i] = lasync_xasprintf(
-			"u:%s", json_string_value(json_array_get(x->now_unsure,
-								  i)));
+			"u:%s", json_string_value(json_array_get(unsure, i)));
 		argvs[c] = lasync_xcalloc(4, sizeof(char *));
 		argvs[c][0] = "HSET";
-		argvs[c][1] = k;
+		argvs[c][1] = (char *)k;
 		argvs[c][2] = ufields[i];
 		argvs[c][3] = "1";
 		argcs[c++] = 4;
 	}
 	argvs[c] = lasync_xcalloc(3, sizeof(char *));
 	argvs[c][0] = "EXPIRE";
-	argvs[c][1] = k;
+	argvs[c][1] = (char *)k;
 	argvs[c][2] = "86400";
 	argcs[c++] = 3;
 	if (lasync_redis_pipeline(applier_redis(aj), c, argcs,
@@ -407,11 +406,6 @@ static int carry_add(ajob *aj, bool totals, char *err, size_t errlen)
 		}
 		r++;
 	}
-	if (rc == 0 && totals)	/* done by an earlier attempt, not before */
-		aj->counts.ops_skipped = aj->counts.ops_skipped > x->carried_ops
-						 ? aj->counts.ops_skipped -
-							   x->carried_ops
-						 : 0;
 out:
 	for (size_t i = 0; i < c; i++) {
 		if (reps[i] != NULL)
@@ -429,35 +423,31 @@ out:
 	return rc;
 }
 
+/* carry_add - add this attempt's counts to the part's (ops_skipped and
+ * ops_failed stay its own); with totals, report the sums */
+static int carry_add(ajob *aj, bool totals, char *err, size_t errlen)
+{
+	ajob_ext *x = (ajob_ext *)aj;
+	char k[256];
+
+	carry_key(aj, k, sizeof(k));
+	if (counts_hincr(aj, k, false, totals, x->now_unsure, err, errlen) != 0)
+		return -1;
+	if (totals)	/* done by an earlier attempt, not before this sync */
+		aj->counts.ops_skipped = aj->counts.ops_skipped > x->carried_ops
+						 ? aj->counts.ops_skipped -
+							   x->carried_ops
+						 : 0;
+	return 0;
+}
+
 /* sum_parts - counts of all parts of a multi-part sync, kept in Redis */
 static int sum_parts(ajob *aj, char *err, size_t errlen)
 {
-	const ProtobufCMessageDescriptor *d =
-		&lasync__v1__change_counts__descriptor;
 	char k[256];
-	lasync_redis *r = applier_redis(aj);
 
 	key(aj, k, sizeof(k), "counts", aj->cs->header->sync_id);
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		uint32_t *v = (uint32_t *)((char *)&aj->counts +
-					   d->fields[i].offset);
-		char by[24];
-
-		snprintf(by, sizeof(by), "%u", *v);
-		const char *argv[] = {"HINCRBY", k, d->fields[i].name, by};
-		redisReply *rep = lasync_redis_cmd(r, 4, argv, NULL, err, errlen);
-
-		if (rep == NULL)
-			return -1;
-		*v = (uint32_t)rep->integer;
-		freeReplyObject(rep);
-	}
-	const char *argv[] = {"EXPIRE", k, "86400"};
-	redisReply *rep = lasync_redis_cmd(r, 3, argv, NULL, err, errlen);
-
-	if (rep != NULL)
-		freeReplyObject(rep);
-	return 0;
+	return counts_hincr(aj, k, true, true, NULL, err, errlen);
 }
 
 static void part_finished(ajob *aj)
