@@ -142,6 +142,8 @@ def raw_mails(maildir: Path, mid: str) -> list[bytes]:
     """Every message in maildir with this Message-ID, as received."""
     out = []
     for f in sorted(maildir.glob("*.eml")):
+        if f.name.startswith("."):
+            continue  # the SMTP sink's file being written (renamed when done)
         raw = f.read_bytes()
         if mid.encode() in raw and email.message_from_bytes(
                 raw, policy=email.policy.default)["Message-ID"] == mid:
