@@ -6,20 +6,34 @@
  *      refused before libxml2 parses a byte of it, so no entity is declared.
  *      Only ASCII-compatible encodings (UTF-8, Latin-1, ...) get through the
  *      scan, which is what LAS SOAP services send; UTF-16 is refused.
- *   2. xmlReaderForMemory with XML_PARSE_NONET and without NOENT, DTDLOAD,
- *      DTDATTR, DTDVALID, XINCLUDE or HUGE, and a DOCTYPE or entity node
- *      refused again if one ever shows up; NOBLANKS, so indentation
- *      between elements costs no nodes.
+ *   2. libxml2's push parser with SAX2 callbacks of our own, XML_PARSE_NONET
+ *      and without NOENT, DTDLOAD, DTDATTR, DTDVALID, XINCLUDE or HUGE; an
+ *      internal subset or an entity reference refused again if one ever
+ *      reaches a callback.  No callback stores a declaration, so there is
+ *      no entity to expand.
  *   3. our own caps on depth and on each text and attribute value.
  *
- * libxml2's errors reach us three ways: the reader's structured handler
+ * Pulling from a push parser: the document goes to libxml2 in chunks of
+ * XML_CHUNK bytes; the callbacks turn what one chunk holds into a queue of
+ * events (an element's start with its attributes, its end, text, an error)
+ * and the cursor functions consume the queue, feeding the next chunk when
+ * it is empty.  So beyond the document itself a reader holds about one
+ * chunk's events, and libxml2 builds no tree: its xmlTextReader, which
+ * this replaced, made and freed a node for everything and parsed at about
+ * 60% of this speed (BENCHMARKS.md, section 1).
+ *
+ * libxml2's errors reach us three ways: the parser's structured handler
  * (parser errors), and the thread's structured and generic handlers (errors
  * raised without a parser context, e.g. encoding conversion).  All three
  * point at this reader while it lives, so nothing is printed to stderr.
+ * An error raised while a chunk is parsed becomes an error event where it
+ * happened: the events before it are still read, and the message names the
+ * element path at which the parse stopped.
  *
- * Element names are the strings of the parser's dictionary, which live as
- * long as the reader, so the open-element stack holds pointers, not copies;
- * the path for messages is built only when something fails.
+ * Element and attribute names and namespace URIs are the strings of the
+ * parser's dictionary, which live as long as the reader, so the events and
+ * the open-element stack hold pointers, not copies; the path for messages
+ * is built only when something fails.
  */
 #include "lasync_xml.h"
 
@@ -31,13 +45,56 @@
 
 #include <libxml/globals.h>
 #include <libxml/parser.h>
+#include <libxml/parserInternals.h>
 #include <libxml/xmlerror.h>
-#include <libxml/xmlreader.h>
 
 #include "lasync_mem.h"
 
+/* bytes handed to libxml2 at a time: the queue holds one chunk's events */
+#define XML_CHUNK (64u * 1024u)
+
+enum {
+	EV_START,	/* name, ns; attributes at[off .. off + len) */
+	EV_END,
+	EV_TEXT,	/* tx[off .. off + len); ws_over: whitespace past the
+			 * text cap, dropped */
+	EV_TOO_LONG,	/* text past the cap that is not only whitespace */
+	EV_ERROR	/* message at tx[off] (NUL-terminated) */
+};
+
+typedef struct xev {
+	int type;
+	int line;
+	bool ws_over;
+	const char *name;	/* START: local name */
+	const char *ns;		/* START: namespace URI, NULL if none */
+	size_t off, len;
+} xev;
+
+typedef struct xattr {
+	const char *local, *prefix, *uri;
+	size_t off, len;	/* value in tx; len > max_text: not stored */
+} xattr;
+
 struct lasync_xml {
-	xmlTextReaderPtr r;
+	xmlParserCtxtPtr ctxt;
+	const char *data;		 /* the document (borrowed) */
+	size_t len, fed;		 /* bytes, bytes given to libxml2 */
+	bool input_done;		 /* the last chunk was given */
+	bool feeding;			 /* inside xmlParseChunk */
+	bool error_queued;		 /* an EV_ERROR is in the queue */
+	/* the queue: events, their attributes and their bytes */
+	xev *ev;
+	size_t ev_n, ev_at, ev_cap;
+	xattr *at;
+	size_t at_n, at_cap;
+	char *tx;
+	size_t tx_n, tx_cap;
+	size_t run_len;			 /* of the text run being queued */
+	bool run_over;			 /* it passed the text cap */
+	const xev *start;		 /* what child() returned, while
+					  * at_start */
+	int line;			 /* of the last event consumed */
 	const char *doc;
 	char *err;
 	size_t errlen;
@@ -46,8 +103,8 @@ struct lasync_xml {
 	unsigned max_depth;
 	unsigned depth;			 /* open elements */
 	const char *names[LASYNC_XML_MAX_DEPTH]; /* dictionary strings */
+	int lines[LASYNC_XML_MAX_DEPTH];	 /* of their start tags */
 	const char *ns;			 /* of the element child() returned */
-	bool pending_end;		 /* top element was <empty/> */
 	bool at_start;			 /* on the start of the element
 					  * child() returned: attributes
 					  * can be read */
@@ -67,10 +124,10 @@ static bool is_ws(unsigned char c)
 }
 
 /* all_ws - is s[0..n) whitespace only? */
-static bool all_ws(const char *s)
+static bool all_ws(const char *s, size_t n)
 {
-	for (; *s; s++)
-		if (!is_ws((unsigned char)*s))
+	for (size_t i = 0; i < n; i++)
+		if (!is_ws((unsigned char)s[i]))
 			return false;
 	return true;
 }
@@ -93,6 +150,207 @@ static void set_err(lasync_xml *x, int line, const char *msg)
 		snprintf(x->err, x->errlen, "%s at %s: %s", x->doc, path, msg);
 }
 
+/* parser_line - where libxml2 is in the input */
+static int parser_line(const lasync_xml *x)
+{
+	if (x->ctxt == NULL || x->ctxt->input == NULL)
+		return 0;
+	return x->ctxt->input->line;
+}
+
+/* ev_add - a new event at the queue's end */
+static xev *ev_add(lasync_xml *x, int type)
+{
+	xev *e;
+
+	if (x->ev_n == x->ev_cap) {
+		x->ev_cap = x->ev_cap ? 2 * x->ev_cap : 256;
+		x->ev = lasync_xreallocarray(x->ev, x->ev_cap, sizeof(*x->ev));
+	}
+	e = &x->ev[x->ev_n++];
+	e->type = type;
+	e->line = parser_line(x);
+	e->ws_over = false;
+	e->name = e->ns = NULL;
+	e->off = e->len = 0;
+	if (type != EV_TEXT) {
+		x->run_len = 0;
+		x->run_over = false;
+	}
+	return e;
+}
+
+/* tx_add - append s[0..n) to the queue's bytes; returns its offset */
+static size_t tx_add(lasync_xml *x, const char *s, size_t n)
+{
+	size_t off = x->tx_n;
+
+	if (x->tx != NULL && n == 0)
+		return off;
+	if (x->tx_n + n + 1 > x->tx_cap) {
+		size_t cap = x->tx_cap ? x->tx_cap : 4096;
+
+		while (cap < x->tx_n + n + 1)
+			cap *= 2;
+		x->tx = lasync_xrealloc(x->tx, cap);
+		x->tx_cap = cap;
+	}
+	memcpy(x->tx + x->tx_n, s, n);
+	x->tx_n += n;
+	x->tx[x->tx_n] = '\0';
+	return off;
+}
+
+/* queue_error - the first error becomes the queue's last event: the
+ * callbacks drop whatever libxml2 reports after it, and no further chunk
+ * is fed.  (Not xmlStopParser(): called from an error handler, it frees
+ * the input under libxml2 2.9's push parser, which then reads it.) */
+static void queue_error(lasync_xml *x, int line, const char *msg)
+{
+	xev *e;
+
+	if (x->error_queued || x->failed)
+		return;
+	if (!x->feeding) {	/* raised outside a parse: fail now */
+		set_err(x, line, msg);
+		return;
+	}
+	x->error_queued = true;
+	e = ev_add(x, EV_ERROR);
+	if (line > 0)
+		e->line = line;
+	e->off = tx_add(x, msg, strlen(msg));
+}
+
+/* tx_add_value - an attribute's value into the queue's bytes.  Without
+ * entity substitution libxml2 hands over every reference decoded except
+ * '&' itself, which it leaves as "&#38;" for a tree builder to decode
+ * (SAX2's own xmlSAX2AttributeNs does); so do we. */
+static void tx_add_value(lasync_xml *x, xattr *t, const char *v, size_t n)
+{
+	const char *amp = memchr(v, '&', n), *end = v + n;
+
+	t->off = tx_add(x, v, amp == NULL ? n : (size_t)(amp - v));
+	while (amp != NULL) {
+		size_t skip = (size_t)(end - amp) >= 5 &&
+					      memcmp(amp, "&#38;", 5) == 0
+				      ? 5
+				      : 1;
+		const char *next = memchr(amp + skip, '&',
+					  (size_t)(end - amp - skip));
+
+		tx_add(x, "&", 1);
+		tx_add(x, amp + skip,
+		       (size_t)((next ? next : end) - (amp + skip)));
+		amp = next;
+	}
+	t->len = x->tx_n - t->off;
+}
+
+/* on_start - SAX2: an element starts */
+static void on_start(void *arg, const xmlChar *local, const xmlChar *prefix,
+		     const xmlChar *uri, int n_ns, const xmlChar **ns,
+		     int n_attr, int n_defaulted, const xmlChar **attrs)
+{
+	lasync_xml *x = arg;
+	xev *e;
+
+	if (x->error_queued)
+		return;
+	e = ev_add(x, EV_START);
+	(void)prefix;
+	(void)n_ns;
+	(void)ns;
+	(void)n_defaulted;
+	e->name = (const char *)local;
+	e->ns = (const char *)uri;
+	e->off = x->at_n;
+	e->len = n_attr > 0 ? (size_t)n_attr : 0;
+	for (int i = 0; i < n_attr; i++) {
+		const xmlChar **a = attrs + 5 * i;
+		size_t vlen = (size_t)(a[4] - a[3]);
+		xattr *t;
+
+		if (x->at_n == x->at_cap) {
+			x->at_cap = x->at_cap ? 2 * x->at_cap : 64;
+			x->at = lasync_xreallocarray(x->at, x->at_cap,
+						     sizeof(*x->at));
+		}
+		t = &x->at[x->at_n++];
+		t->local = (const char *)a[0];
+		t->prefix = (const char *)a[1];
+		t->uri = (const char *)a[2];
+		t->len = vlen;
+		t->off = 0;
+		if (vlen <= x->max_text)
+			tx_add_value(x, t, (const char *)a[3], vlen);
+	}
+}
+
+/* on_end - SAX2: an element ends */
+static void on_end(void *arg, const xmlChar *local, const xmlChar *prefix,
+		   const xmlChar *uri)
+{
+	lasync_xml *x = arg;
+
+	(void)local;
+	(void)prefix;
+	(void)uri;
+	if (!x->error_queued)
+		ev_add(x, EV_END);
+}
+
+/* on_text - SAX2: character data (text, CDATA, whitespace), in pieces;
+ * one run of pieces is one event while it stays in one queue.  A run past
+ * the text cap stops the parse unless it is whitespace, which is dropped
+ * (whitespace between elements is skipped, whatever its length). */
+static void on_text(void *arg, const xmlChar *s, int n)
+{
+	lasync_xml *x = arg;
+	xev *e = x->ev_n > 0 ? &x->ev[x->ev_n - 1] : NULL;
+
+	if (n <= 0 || x->error_queued)
+		return;
+	if (e == NULL || e->type != EV_TEXT) {
+		e = ev_add(x, EV_TEXT);
+		e->off = x->tx_n;
+	}
+	x->run_len += (size_t)n;
+	if (x->run_len > x->max_text) {
+		/* stored so far in this queue: e's bytes */
+		if (!x->run_over && !all_ws(x->tx + e->off, e->len))
+			goto too_long;
+		x->run_over = true;
+		if (!all_ws((const char *)s, (size_t)n))
+			goto too_long;
+		e->ws_over = true;
+		return;
+	}
+	tx_add(x, (const char *)s, (size_t)n);
+	e->len += (size_t)n;
+	return;
+too_long:
+	ev_add(x, EV_TOO_LONG);
+	x->error_queued = true;
+}
+
+/* on_doctype - SAX2: an internal subset, which the prolog scan missed */
+static void on_doctype(void *arg, const xmlChar *name, const xmlChar *ext,
+		       const xmlChar *sys)
+{
+	(void)name;
+	(void)ext;
+	(void)sys;
+	queue_error(arg, 0, "DOCTYPE not allowed");
+}
+
+/* on_reference - SAX2: a reference to a declared entity (none can be) */
+static void on_reference(void *arg, const xmlChar *name)
+{
+	(void)name;
+	queue_error(arg, 0, "entity references not allowed");
+}
+
 /* on_serror - libxml2 structured error: errors fail the reader, warnings
  * are dropped (a relative namespace URI is not our problem) */
 static void on_serror(void *arg, xmlErrorPtr e)
@@ -111,7 +369,7 @@ static void on_serror(void *arg, xmlErrorPtr e)
 	char full[300];
 
 	snprintf(full, sizeof(full), "XML error: %s", msg);
-	set_err(x, e->line, full);
+	queue_error(x, e->line, full);
 }
 
 /* on_generic - libxml2 printf-style error without a parser context */
@@ -133,7 +391,7 @@ static void on_generic(void *arg, const char *fmt, ...)
 	if (n == 0)
 		return;
 	snprintf(full, sizeof(full), "XML error: %s", msg);
-	set_err(x, 0, full);
+	queue_error(x, 0, full);
 }
 
 /* prolog_has_doctype - scan what precedes the root element: BOM, XML
@@ -174,12 +432,14 @@ static int prolog_has_doctype(const char *data, size_t len)
 	}
 }
 
-/* lasync_xml_new - check size and prolog, then open the libxml2 reader */
+/* lasync_xml_new - check size and prolog, then set up libxml2's push
+ * parser with our callbacks */
 lasync_xml *lasync_xml_new(const char *doc, const char *data, size_t len,
 			   const lasync_xml_limits *lim, char *err,
 			   size_t errlen)
 {
-	size_t max_doc = LASYNC_XML_DEFAULT_DOC_BYTES;
+	size_t max_doc = LASYNC_XML_DEFAULT_DOC_BYTES, first;
+	xmlSAXHandler sax;
 	lasync_xml *x;
 	int pro;
 
@@ -219,6 +479,8 @@ lasync_xml *lasync_xml_new(const char *doc, const char *data, size_t len,
 	x->doc = doc;
 	x->err = err;
 	x->errlen = errlen;
+	x->data = data;
+	x->len = len;
 	x->max_text = LASYNC_XML_DEFAULT_TEXT_BYTES;
 	x->max_depth = LASYNC_XML_DEFAULT_DEPTH;
 	if (lim != NULL && lim->max_text_bytes != 0)
@@ -235,155 +497,177 @@ lasync_xml *lasync_xml_new(const char *doc, const char *data, size_t len,
 	xmlSetStructuredErrorFunc(x, on_serror);
 	xmlSetGenericErrorFunc(x, on_generic);
 
-	/* NOBLANKS: the indentation between elements is never made into
-	 * nodes to be read and skipped (a seventh of the parse); text inside
-	 * a text element is kept by libxml2's own rule (a blank run directly
-	 * before the element's end tag, or next to other text, is text) and
-	 * trimmed here anyway. */
-	x->r = xmlReaderForMemory(data, (int)len, NULL, NULL,
-				  XML_PARSE_NONET | XML_PARSE_NOCDATA |
-					  XML_PARSE_NOBLANKS |
-					  XML_PARSE_COMPACT |
-					  XML_PARSE_BIG_LINES);
-	if (x->r == NULL) {
-		snprintf(err, errlen, "%s: cannot create XML reader", doc);
+	/* Only what we read has a callback: no entity, notation or element
+	 * declaration is ever stored, comments and processing instructions
+	 * are dropped by libxml2, and whitespace is text that we skip or
+	 * trim (so libxml2 need not tell ignorable whitespace apart). */
+	memset(&sax, 0, sizeof(sax));
+	sax.initialized = XML_SAX2_MAGIC;
+	sax.startElementNs = on_start;
+	sax.endElementNs = on_end;
+	sax.characters = on_text;
+	sax.ignorableWhitespace = on_text;
+	sax.cdataBlock = on_text;
+	sax.internalSubset = on_doctype;
+	sax.reference = on_reference;
+	sax.serror = on_serror;
+	/* the first bytes go in with the context, for encoding detection */
+	first = len < 4 ? len : 4;
+	x->feeding = true;
+	x->ctxt = xmlCreatePushParserCtxt(&sax, x, data, (int)first, NULL);
+	x->feeding = false;
+	if (x->ctxt == NULL) {
+		snprintf(err, errlen, "%s: cannot create XML parser", doc);
 		lasync_xml_free(x);
 		return NULL;
 	}
-	xmlTextReaderSetStructuredErrorHandler(x->r, on_serror, x);
+	x->fed = first;
+	/* NOCDATA: CDATA sections arrive as characters */
+	xmlCtxtUseOptions(x->ctxt, XML_PARSE_NONET | XML_PARSE_NOCDATA |
+					   XML_PARSE_BIG_LINES);
 	return x;
 }
 
-/* lasync_xml_free - close the reader, hand libxml2's handlers back */
+/* lasync_xml_free - close the parser, hand libxml2's handlers back */
 void lasync_xml_free(lasync_xml *x)
 {
 	if (x == NULL)
 		return;
-	if (x->r != NULL)
-		xmlFreeTextReader(x->r);
+	if (x->ctxt != NULL)
+		xmlFreeParserCtxt(x->ctxt);
 	xmlSetStructuredErrorFunc(x->old_serror_ctx, x->old_serror);
 	xmlSetGenericErrorFunc(x->old_generic_ctx, x->old_generic);
+	free(x->ev);
+	free(x->at);
+	free(x->tx);
 	free(x->buf);
 	free(x);
 }
 
-/* read_node - advance libxml2 by one node: 1 read, 0 end of input, -1 error */
-static int read_node(lasync_xml *x)
+/* feed - give libxml2 the next chunk (the last one with terminate) */
+static void feed(lasync_xml *x)
 {
+	size_t n = x->len - x->fed;
+	int terminate = n <= XML_CHUNK;
 	int rc;
 
+	if (!terminate)
+		n = XML_CHUNK;
+	x->feeding = true;
+	rc = xmlParseChunk(x->ctxt, x->data + x->fed, (int)n, terminate);
+	x->feeding = false;
+	x->fed += n;
+	if (terminate)
+		x->input_done = true;
+	if (rc != 0 && !x->error_queued) {
+		/* an error libxml2 did not report through a handler */
+		x->feeding = true;
+		queue_error(x, parser_line(x), "XML error: malformed document");
+		x->feeding = false;
+	}
+	if (x->error_queued)
+		x->input_done = true;
+}
+
+/* next_event - the next event, feeding libxml2 whenever the queue is
+ * empty; NULL at the end of the input (or once failed) */
+static const xev *next_event(lasync_xml *x)
+{
+	const xev *e;
+
+	x->at_start = false;
+	while (x->ev_at == x->ev_n) {
+		if (x->failed || x->input_done)
+			return NULL;
+		x->ev_n = x->ev_at = 0;
+		x->at_n = 0;
+		x->tx_n = 0;
+		feed(x);
+	}
+	e = &x->ev[x->ev_at++];
+	x->line = e->line;
+	return e;
+}
+
+/* too_long - the text of the innermost element is over the cap */
+static int too_long(lasync_xml *x)
+{
+	return lasync_xml_fail(x, "text of <%s> exceeds the limit of %zu bytes",
+			       lasync_xml_name(x), x->max_text);
+}
+
+/* event_fail - an error event is reached: fail with its message */
+static int event_fail(lasync_xml *x, const xev *e)
+{
+	if (e->type == EV_TOO_LONG)
+		return too_long(x);
+	set_err(x, e->line, x->tx + e->off);
+	return -1;
+}
+
+/* input_ended - next_event() gave nothing inside <name> */
+static int input_ended(lasync_xml *x)
+{
 	if (x->failed)
 		return -1;
-	x->at_start = false;
-	rc = xmlTextReaderRead(x->r);
-	if (rc < 0) {
-		set_err(x, xmlTextReaderGetParserLineNumber(x->r),
-			"XML error: malformed document");
-		return -1;
-	}
-	if (x->failed)		/* an error reported while reading */
-		return -1;
-	return rc;
+	return lasync_xml_fail(x, "document ends inside <%s>",
+			       lasync_xml_name(x));
 }
 
-/* refuse_node - node types never allowed in a LAS document */
-static int refuse_node(lasync_xml *x, int type)
+/* push - an element starts: make it the innermost */
+static int push(lasync_xml *x, const xev *e)
 {
-	switch (type) {
-	case XML_READER_TYPE_DOCUMENT_TYPE:
-		return lasync_xml_fail(x, "DOCTYPE not allowed");
-	case XML_READER_TYPE_ENTITY_REFERENCE:
-	case XML_READER_TYPE_ENTITY:
-	case XML_READER_TYPE_END_ENTITY:
-		return lasync_xml_fail(x, "entity references not allowed");
-	case XML_READER_TYPE_NOTATION:
-		return lasync_xml_fail(x, "notations not allowed");
-	default:
-		return lasync_xml_fail(x, "unexpected XML node (type %d)",
-				       type);
-	}
-}
-
-/* push - the reader is on an element start: make it the innermost */
-static int push(lasync_xml *x)
-{
-	const char *name = (const char *)xmlTextReaderConstLocalName(x->r);
-
 	if (x->depth >= x->max_depth)
 		return lasync_xml_fail(x,
 				       "element <%s> nested deeper than %u "
 				       "levels",
-				       name ? name : "?", x->max_depth);
-	x->names[x->depth++] = name ? name : "";
-	x->ns = (const char *)xmlTextReaderConstNamespaceUri(x->r);
-	x->pending_end = xmlTextReaderIsEmptyElement(x->r) == 1;
+				       e->name, x->max_depth);
+	x->lines[x->depth] = e->line;
+	x->names[x->depth++] = e->name;
+	x->ns = e->ns;
+	x->start = e;
 	x->at_start = true;
 	return 0;
 }
 
-/* pop - the innermost element has ended */
+/* pop - the innermost element has ended; messages now name its start
+ * line, as for a failure about the element as a whole */
 static void pop(lasync_xml *x)
 {
 	if (x->depth > 0)
-		x->depth--;
-	x->pending_end = false;
-	x->at_start = false;
+		x->line = x->lines[--x->depth];
 	x->ns = NULL;
 }
 
 /* lasync_xml_child - next child element of the innermost open element */
 int lasync_xml_child(lasync_xml *x)
 {
-	int rc, type;
+	const xev *e;
 
 	if (x->failed)
 		return -1;
-	if (x->pending_end) {	/* <empty/> has no children */
-		pop(x);
-		return 0;
-	}
 	for (;;) {
-		rc = read_node(x);
-		if (rc < 0)
-			return -1;
-		if (rc == 0) {
-			if (x->depth == 0)
-				return 0;
-			return lasync_xml_fail(x, "document ends inside <%s>",
-					       lasync_xml_name(x));
-		}
-		type = xmlTextReaderNodeType(x->r);
-		switch (type) {
-		case XML_READER_TYPE_ELEMENT:
-			return push(x) < 0 ? -1 : 1;
-		case XML_READER_TYPE_END_ELEMENT:
+		e = next_event(x);
+		if (e == NULL)
+			return x->depth == 0 && !x->failed ? 0 : input_ended(x);
+		switch (e->type) {
+		case EV_START:
+			return push(x, e) < 0 ? -1 : 1;
+		case EV_END:
 			pop(x);
 			return 0;
-		case XML_READER_TYPE_TEXT:
-		case XML_READER_TYPE_CDATA: {
-			const char *v =
-				(const char *)xmlTextReaderConstValue(x->r);
-
-			if (v != NULL && !all_ws(v))
-				return x->depth == 0
-					       ? lasync_xml_fail(
-							 x, "text outside the "
+		case EV_TEXT:
+			if (e->ws_over || all_ws(x->tx + e->off, e->len))
+				break;
+			return x->depth == 0
+				       ? lasync_xml_fail(x, "text outside the "
 							    "root element")
-					       : lasync_xml_fail(
-							 x,
+				       : lasync_xml_fail(x,
 							 "unexpected text in "
 							 "<%s>",
 							 lasync_xml_name(x));
-			break;
-		}
-		case XML_READER_TYPE_WHITESPACE:
-		case XML_READER_TYPE_SIGNIFICANT_WHITESPACE:
-		case XML_READER_TYPE_COMMENT:
-		case XML_READER_TYPE_PROCESSING_INSTRUCTION:
-		case XML_READER_TYPE_XML_DECLARATION:
-			break;
 		default:
-			return refuse_node(x, type);
+			return event_fail(x, e);
 		}
 	}
 }
@@ -392,10 +676,11 @@ int lasync_xml_child(lasync_xml *x)
 static int buf_append(lasync_xml *x, const char *s, size_t n)
 {
 	if (n > x->max_text || x->buf_len > x->max_text - n)
-		return lasync_xml_fail(x,
-				       "text of <%s> exceeds the limit of %zu "
-				       "bytes",
-				       lasync_xml_name(x), x->max_text);
+		return too_long(x);
+	if (n == 0 && x->buf != NULL) {
+		x->buf[x->buf_len] = '\0';
+		return 0;
+	}
 	if (x->buf_len + n + 1 > x->buf_cap) {
 		size_t cap = x->buf_cap ? x->buf_cap : 256;
 
@@ -413,8 +698,8 @@ static int buf_append(lasync_xml *x, const char *s, size_t n)
 /* lasync_xml_text - collect the text of the current element, trimmed */
 int lasync_xml_text(lasync_xml *x, const char **out, size_t *len)
 {
+	const xev *e;
 	size_t start, end;
-	int rc, type;
 
 	*out = NULL;
 	if (len != NULL)
@@ -426,48 +711,27 @@ int lasync_xml_text(lasync_xml *x, const char **out, size_t *len)
 	x->buf_len = 0;
 	if (buf_append(x, "", 0) < 0)
 		return -1;
-	if (x->pending_end) {
-		pop(x);
-		goto out_trim;
-	}
 	for (;;) {
-		rc = read_node(x);
-		if (rc < 0)
-			return -1;
-		if (rc == 0)
-			return lasync_xml_fail(x, "document ends inside <%s>",
-					       lasync_xml_name(x));
-		type = xmlTextReaderNodeType(x->r);
-		switch (type) {
-		case XML_READER_TYPE_TEXT:
-		case XML_READER_TYPE_CDATA:
-		case XML_READER_TYPE_WHITESPACE:
-		case XML_READER_TYPE_SIGNIFICANT_WHITESPACE: {
-			const char *v =
-				(const char *)xmlTextReaderConstValue(x->r);
-
-			if (v != NULL && buf_append(x, v, strlen(v)) < 0)
+		e = next_event(x);
+		if (e == NULL)
+			return input_ended(x);
+		switch (e->type) {
+		case EV_TEXT:
+			if (e->ws_over)
+				return too_long(x);
+			if (buf_append(x, x->tx + e->off, e->len) < 0)
 				return -1;
 			break;
-		}
-		case XML_READER_TYPE_COMMENT:
-		case XML_READER_TYPE_PROCESSING_INSTRUCTION:
-			break;
-		case XML_READER_TYPE_ELEMENT: {
-			const char *child = (const char *)
-				xmlTextReaderConstLocalName(x->r);
-
+		case EV_START:
 			return lasync_xml_fail(x,
 					       "element <%s> inside <%s>, where "
 					       "text was expected",
-					       child ? child : "?",
-					       lasync_xml_name(x));
-		}
-		case XML_READER_TYPE_END_ELEMENT:
+					       e->name, lasync_xml_name(x));
+		case EV_END:
 			pop(x);
 			goto out_trim;
 		default:
-			return refuse_node(x, type);
+			return event_fail(x, e);
 		}
 	}
 out_trim:
@@ -498,39 +762,12 @@ int lasync_xml_text_dup(lasync_xml *x, lasync_arena *arena, const char **out)
 	return 0;
 }
 
-/* attr_value - the trimmed value of the attribute the reader is on, into
- * arena (NULL when empty); -1 when it is over the text cap */
-static int attr_value(lasync_xml *x, lasync_arena *arena, const char *name,
-		      const char **out)
-{
-	const char *v = (const char *)xmlTextReaderConstValue(x->r);
-	size_t start = 0, end = v ? strlen(v) : 0;
-
-	*out = NULL;
-	if (end > x->max_text) {
-		xmlTextReaderMoveToElement(x->r);
-		return lasync_xml_fail(x,
-				       "attribute %s of <%s> exceeds the limit "
-				       "of %zu bytes",
-				       name, lasync_xml_name(x), x->max_text);
-	}
-	while (start < end && is_ws((unsigned char)v[start]))
-		start++;
-	while (end > start && is_ws((unsigned char)v[end - 1]))
-		end--;
-	if (end > start)
-		*out = lasync_arena_strndup(arena, v + start, end - start);
-	return 0;
-}
-
 /* lasync_xml_attrs - the wanted attributes of the element just returned;
- * anything else on it is an error.  The reader walks the attribute nodes
- * and comes back to the element, so reading goes on as before. */
+ * anything else on it is an error.  They came with the element's start
+ * event, so reading goes on as before. */
 int lasync_xml_attrs(lasync_xml *x, lasync_arena *arena,
 		     lasync_xml_attr *attrs, size_t n)
 {
-	int rc;
-
 	for (size_t i = 0; i < n; i++)
 		attrs[i].value = NULL;
 	if (x->failed)
@@ -539,86 +776,71 @@ int lasync_xml_attrs(lasync_xml *x, lasync_arena *arena,
 		return lasync_xml_fail(x, "attributes of <%s> read after its "
 					  "start",
 				       lasync_xml_name(x));
-	if (xmlTextReaderHasAttributes(x->r) != 1)
-		return 0;
-	for (rc = xmlTextReaderMoveToFirstAttribute(x->r); rc == 1;
-	     rc = xmlTextReaderMoveToNextAttribute(x->r)) {
-		const char *local, *ns;
-		size_t i;
+	for (size_t k = 0; k < x->start->len; k++) {
+		const xattr *a = &x->at[x->start->off + k];
+		const char *v = x->tx + a->off;
+		size_t i, start = 0, end = a->len;
 
-		if (xmlTextReaderIsNamespaceDecl(x->r) == 1)
-			continue;
-		local = (const char *)xmlTextReaderConstLocalName(x->r);
-		ns = (const char *)xmlTextReaderConstNamespaceUri(x->r);
 		for (i = 0; i < n; i++)
-			if (ns == NULL && local != NULL &&
-			    strcmp(attrs[i].name, local) == 0)
+			if (a->uri == NULL && strcmp(attrs[i].name, a->local) == 0)
 				break;
 		if (i == n) {
-			const char *qname =
-				(const char *)xmlTextReaderConstName(x->r);
 			char name[128];
 
-			lasync_strlcpy(name, qname ? qname : "?", sizeof(name));
-			xmlTextReaderMoveToElement(x->r);
+			if (a->prefix != NULL)
+				snprintf(name, sizeof(name), "%s:%s", a->prefix,
+					 a->local);
+			else
+				lasync_strlcpy(name, a->local, sizeof(name));
 			return lasync_xml_fail(x, "unknown attribute %s on <%s>",
 					       name, lasync_xml_name(x));
 		}
-		if (attr_value(x, arena, attrs[i].name, &attrs[i].value) < 0)
-			return -1;
+		if (a->len > x->max_text)
+			return lasync_xml_fail(x,
+					       "attribute %s of <%s> exceeds the "
+					       "limit of %zu bytes",
+					       attrs[i].name, lasync_xml_name(x),
+					       x->max_text);
+		while (start < end && is_ws((unsigned char)v[start]))
+			start++;
+		while (end > start && is_ws((unsigned char)v[end - 1]))
+			end--;
+		if (end > start)
+			attrs[i].value =
+				lasync_arena_strndup(arena, v + start, end - start);
 	}
-	xmlTextReaderMoveToElement(x->r);
-	if (rc < 0) {
-		set_err(x, lasync_xml_line(x), "XML error: malformed attribute");
-		return -1;
-	}
-	return x->failed ? -1 : 0;
+	return 0;
 }
 
 /* lasync_xml_skip - consume the current element whole */
 int lasync_xml_skip(lasync_xml *x)
 {
+	const xev *e;
 	unsigned target;
-	int rc, type;
 
 	if (x->failed)
 		return -1;
 	if (x->depth == 0)
 		return lasync_xml_fail(x, "no element to skip");
-	if (x->pending_end) {
-		pop(x);
-		return 0;
-	}
 	target = x->depth - 1;
 	for (;;) {
-		rc = read_node(x);
-		if (rc < 0)
-			return -1;
-		if (rc == 0)
-			return lasync_xml_fail(x, "document ends inside <%s>",
-					       lasync_xml_name(x));
-		type = xmlTextReaderNodeType(x->r);
-		switch (type) {
-		case XML_READER_TYPE_ELEMENT:
-			if (push(x) < 0)
+		e = next_event(x);
+		if (e == NULL)
+			return input_ended(x);
+		switch (e->type) {
+		case EV_START:
+			if (push(x, e) < 0)
 				return -1;
-			if (x->pending_end)
-				pop(x);
 			break;
-		case XML_READER_TYPE_END_ELEMENT:
+		case EV_END:
 			pop(x);
 			if (x->depth == target)
 				return 0;
 			break;
-		case XML_READER_TYPE_TEXT:
-		case XML_READER_TYPE_CDATA:
-		case XML_READER_TYPE_WHITESPACE:
-		case XML_READER_TYPE_SIGNIFICANT_WHITESPACE:
-		case XML_READER_TYPE_COMMENT:
-		case XML_READER_TYPE_PROCESSING_INSTRUCTION:
+		case EV_TEXT:
 			break;
 		default:
-			return refuse_node(x, type);
+			return event_fail(x, e);
 		}
 	}
 }
@@ -717,18 +939,8 @@ const char *lasync_xml_path(const lasync_xml *x, char *buf, size_t n)
 	return buf;
 }
 
-/* lasync_xml_line - the current node's line, else the parser's */
+/* lasync_xml_line - the line of the node read last, else the parser's */
 int lasync_xml_line(const lasync_xml *x)
 {
-	xmlNodePtr node;
-	long line = 0;
-
-	if (x->r == NULL)
-		return 0;
-	node = xmlTextReaderCurrentNode(x->r);
-	if (node != NULL)
-		line = xmlGetLineNo(node);
-	if (line <= 0)
-		line = xmlTextReaderGetParserLineNumber(x->r);
-	return line > INT_MAX ? INT_MAX : (int)line;
+	return x->line > 0 ? x->line : parser_line(x);
 }

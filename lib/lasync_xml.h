@@ -1,6 +1,6 @@
 /*
  * lasync_xml.h - a safe streaming reader for untrusted XML (LAS documents),
- * a thin layer over libxml2's xmlTextReader.
+ * a thin pull layer over libxml2's push parser (lasync_xml.c says how).
  *
  * Safety: the document is parsed from memory with no entity substitution,
  * no DTD loading or validation and no network; a document with a DOCTYPE is

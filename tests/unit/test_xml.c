@@ -125,6 +125,14 @@ static const xml_case cases[] = {
 	{"empty_document_rejected", "", NULL, "empty document"},
 	{"undeclared_prefix_rejected", "<p:r><ta>1</ta></p:r>", NULL,
 	 "XML error"},
+	/* an error raised while libxml2 is still in the middle of a chunk
+	 * (found by fuzz_esis: stopping the parser there crashed libxml2) */
+	{"bad_bytes_for_the_encoding_rejected",
+	 "<?xml version=\"1.0\" encoding=\"UTF-7\"?>\n<r><ta>1</ta>"
+	 "<tb>+\xff\xfe</tb><tc>3</tc></r>",
+	 NULL, "XML error"},
+	{"bad_utf8_rejected", "<r><ta>1</ta><tb>\xff\xfe</tb><tc>3</tc></r>",
+	 NULL, "XML error"},
 };
 
 static void test_xml_table(void **state)
@@ -174,6 +182,12 @@ static void test_xml_limits(void **state)
 		 "nested deeper than 3 levels"},
 		{"too_deep_in_skip", {0, 0, 3}, "<r><s><b><c/></b></s></r>",
 		 "nested deeper than 3 levels"},
+		{"oversize_text_in_skipped_element", {0, 8, 0},
+		 "<r><s1><x>0123456789</x></s1></r>",
+		 "at /r/s1/x: text of <x> exceeds the limit of 8 bytes"},
+		{"oversize_text_in_container", {0, 8, 0},
+		 "<r><a>0123456789</a></r>",
+		 "text of <a> exceeds the limit of 8 bytes"},
 	};
 
 	(void)state;
@@ -188,6 +202,92 @@ static void test_xml_limits(void **state)
 			fail();
 		}
 	}
+}
+
+/* long documents: libxml2 gets them in chunks, and text, elements and
+ * attributes that straddle a chunk boundary come out whole */
+static void test_xml_chunks(void **state)
+{
+	enum { N = 400 };
+	size_t cap = 1u << 20, len = 0;
+	char *doc = lasync_xmalloc(cap), err[256] = "";
+	lasync_arena *a = lasync_arena_new();
+	lasync_xml *x;
+	int i;
+
+	(void)state;
+	len += (size_t)snprintf(doc + len, cap - len, "<r>\n");
+	for (i = 0; i < N; i++) {
+		len += (size_t)snprintf(doc + len, cap - len,
+					"  <item n=\"%d\"><t>", i);
+		/* 700-1,300 bytes of text each: ~400 KB in all */
+		for (int k = 0; k < 700 + (i * 37) % 600; k++)
+			doc[len++] = (char)('a' + (i + k) % 26);
+		len += (size_t)snprintf(doc + len, cap - len,
+					"</t><u>&amp;%d</u></item>\n", i);
+	}
+	len += (size_t)snprintf(doc + len, cap - len, "</r>\n");
+	assert_true(len > 5 * 64 * 1024 && len < cap);
+
+	x = lasync_xml_new("d", doc, len, NULL, err, sizeof(err));
+	assert_non_null(x);
+	assert_int_equal(lasync_xml_child(x), 1);
+	for (i = 0; i < N; i++) {
+		lasync_xml_attr at[1] = {{"n", NULL}};
+		const char *t;
+		size_t n, want = 700 + (size_t)(i * 37) % 600;
+		char num[32];
+
+		assert_int_equal(lasync_xml_child(x), 1);
+		assert_int_equal(lasync_xml_attrs(x, a, at, 1), 0);
+		snprintf(num, sizeof(num), "%d", i);
+		assert_string_equal(at[0].value, num);
+		assert_int_equal(lasync_xml_child(x), 1);
+		assert_int_equal(lasync_xml_text(x, &t, &n), 0);
+		assert_int_equal(n, want);
+		for (size_t k = 0; k < n; k++)
+			if (t[k] != (char)('a' + (i + (int)k) % 26))
+				fail_msg("item %d: byte %zu differs", i, k);
+		assert_int_equal(lasync_xml_child(x), 1);
+		assert_int_equal(lasync_xml_text(x, &t, NULL), 0);
+		snprintf(num, sizeof(num), "&%d", i);
+		assert_string_equal(t, num);
+		assert_int_equal(lasync_xml_child(x), 0);
+	}
+	assert_int_equal(lasync_xml_child(x), 0);
+	assert_int_equal(lasync_xml_finish(x), 0);
+	lasync_xml_free(x);
+	lasync_arena_free(a);
+	free(doc);
+}
+
+/* whitespace between elements is skipped whatever its length, even past
+ * the text cap; and what the caller finds wrong before a malformation
+ * further on is the error reported (events before it are still read) */
+static void test_xml_whitespace_and_error_order(void **state)
+{
+	lasync_xml_limits lim = {0, 8, 0};
+	char doc[2048], out[256], err[256] = "";
+	size_t len = 0;
+
+	(void)state;
+	len += (size_t)snprintf(doc, sizeof(doc), "<r>");
+	memset(doc + len, ' ', 1000);
+	len += 1000;
+	len += (size_t)snprintf(doc + len, sizeof(doc) - len,
+				"<ta>1</ta>\n\t</r>");
+	assert_int_equal(run(doc, len, &lim, out, sizeof(out), err,
+			     sizeof(err)),
+			 0);
+	assert_string_equal(out, "r(ta=1)");
+
+	/* mixed content, then a broken end tag in the same chunk */
+	snprintf(doc, sizeof(doc), "<r><a>text<tb>1</tb></a></r><junk");
+	assert_int_equal(run(doc, strlen(doc), NULL, out, sizeof(out), err,
+			     sizeof(err)),
+			 -1);
+	if (strstr(err, "unexpected text in <a>") == NULL)
+		fail_msg("got \"%s\", want the mixed content first", err);
 }
 
 /* errors name the document, the line and the element path */
@@ -415,6 +515,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_xml_table),
 		cmocka_unit_test(test_xml_limits),
+		cmocka_unit_test(test_xml_chunks),
+		cmocka_unit_test(test_xml_whitespace_and_error_order),
 		cmocka_unit_test(test_xml_error_path_and_line),
 		cmocka_unit_test(test_xml_namespaces),
 		cmocka_unit_test(test_xml_text_dup),
