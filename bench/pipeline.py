@@ -352,9 +352,10 @@ def proc_rss_kb(pid: int) -> int:
 
 
 class RssSampler(threading.Thread):
-    """Every `every` seconds during a run, each daemon's RSS and its jobs'
-    memory estimate (lasync_jobs_memory_estimate_bytes), so a peak can be
-    told apart: jobs in flight, or memory the estimate does not see."""
+    """Every `every` seconds during a run, each daemon's RSS, its jobs'
+    memory estimate (lasync_jobs_memory_estimate_bytes) and its fetched
+    backlog (lasync_consumer_backlog_bytes), so a peak can be told apart:
+    jobs in flight, messages waiting, or memory neither of them sees."""
 
     def __init__(self, dep: "Deployment", names: list[str], every: float = 2.0):
         super().__init__(daemon=True)
@@ -371,11 +372,14 @@ class RssSampler(threading.Thread):
                 if p is None or p.poll() is not None:
                     continue
                 try:
-                    est = self.dep.metrics(n).get("lasync_jobs_memory_estimate_bytes", 0.0)
+                    m = self.dep.metrics(n)
                 except OSError:
-                    est = 0.0
+                    m = {}
+                est = m.get("lasync_jobs_memory_estimate_bytes", 0.0)
+                backlog = m.get("lasync_consumer_backlog_bytes", 0.0)
                 self.samples[n].append([t, round(proc_rss_kb(p.pid) / 1024, 1),
-                                        round(est / 2**20, 1)])
+                                        round(est / 2**20, 1),
+                                        round(backlog / 2**20, 1)])
 
     def stop(self) -> dict[str, list]:
         self.stopping.set()
@@ -568,7 +572,8 @@ def sweep_once(dep: Deployment, run: str, as_of: str, timeout: int, out: Path,
         "metrics": {n: {k: round(v - m0[n].get(k, 0.0), 3) for k, v in m1[n].items()
                         if v - m0[n].get(k, 0.0) != 0} for n in names},
         "kafka": {},
-        # [seconds into the run, RSS MB, jobs' memory estimate MB]
+        # [seconds into the run, RSS MB, jobs' memory estimate MB,
+        #  fetched backlog MB]
         "rss_timeline": timeline,
     }
     for t in topics:

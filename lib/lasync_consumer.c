@@ -134,7 +134,8 @@ struct lasync_consumer {
 	char *stage;
 };
 
-static lasync_metric *m_jobs, *m_dlq, *m_retries, *m_lag, *m_mem, *m_waits;
+static lasync_metric *m_jobs, *m_dlq, *m_retries, *m_lag, *m_mem, *m_waits,
+	*m_backlog;
 
 static void metrics_init(void)
 {
@@ -160,6 +161,12 @@ static void metrics_init(void)
 				    "(--memory-budget-mb bounds it), by "
 				    "consumer group",
 				    "group");
+	m_backlog = lasync_metric_gauge("lasync_consumer_backlog_bytes",
+					"Payload bytes of the messages fetched "
+					"and not yet started (the queue in "
+					"front of the jobs, outside their "
+					"estimate), by consumer group",
+					"group");
 	m_waits = lasync_metric_counter("lasync_jobs_budget_waits_total",
 					"Times a job had to wait for the "
 					"memory budget, by consumer group",
@@ -194,11 +201,18 @@ static part *part_add(lasync_consumer *c, const char *topic, int32_t p)
 	return pt;
 }
 
+/* backlog_gauge - publish the backlog's bytes */
+static void backlog_gauge(const lasync_consumer *c)
+{
+	lasync_metric_set(m_backlog, (double)c->backlog_bytes, c->cfg.group_id);
+}
+
 static void backlog_push(lasync_consumer *c, part *pt, rd_kafka_message_t *m)
 {
 	lasync_grow(&pt->backlog, &pt->cap_backlog, pt->n_backlog + 1);
 	pt->backlog[pt->n_backlog++] = m;
 	c->backlog_bytes += m->len;
+	backlog_gauge(c);
 }
 
 /* backlog_take - remove and return backlog message i */
@@ -211,6 +225,7 @@ static rd_kafka_message_t *backlog_take(lasync_consumer *c, part *pt,
 		(pt->n_backlog - i - 1) * sizeof(*pt->backlog));
 	pt->n_backlog--;
 	c->backlog_bytes -= m->len;
+	backlog_gauge(c);
 	return m;
 }
 
@@ -294,6 +309,7 @@ static void part_drop(lasync_consumer *c, part *pt)
 		c->backlog_bytes -= pt->backlog[i]->len;
 		rd_kafka_message_destroy(pt->backlog[i]);
 	}
+	backlog_gauge(c);
 	if (c->hol == pt) {
 		c->hol = NULL;
 		c->kick = true;

@@ -1746,6 +1746,22 @@ static bool one_held_a_while(harness *h)
 	return h->n_held == 1 && lasync_consumer_backlog_bytes(h->c) > 0;
 }
 
+/* expect_backlog_gauge - the metric says what the consumer holds */
+static void expect_backlog_gauge(harness *h)
+{
+	char line[256], *m = lasync_metrics_render();
+
+	snprintf(line, sizeof(line),
+		 "lasync_consumer_backlog_bytes{group=\"%s\"} %zu\n",
+		 h->cfg.group_id, lasync_consumer_backlog_bytes(h->c));
+	if (strstr(m, line) == NULL) {
+		print_error("no \"%s\" in the metrics:\n%s", line, m);
+		free(m);
+		fail();
+	}
+	free(m);
+}
+
 /* fetched messages not started pause the partition past an eighth of the
  * budget in bytes; every message is still processed once, in order */
 static void test_budget_bounds_backlog_bytes(void **state)
@@ -1755,6 +1771,7 @@ static void test_budget_bounds_backlog_bytes(void **state)
 
 	(void)state;
 	WAIT(h, one_held_a_while, "a held job and a backlog");
+	expect_backlog_gauge(h);
 	for (int k = 0; k < 30; k++) {
 		run_for(h, 30);
 		if (lasync_consumer_backlog_bytes(h->c) > most)
@@ -1762,6 +1779,8 @@ static void test_budget_bounds_backlog_bytes(void **state)
 		release_held(h, LASYNC_DONE);
 	}
 	WAIT(h, all_done_30, "30 jobs done");
+	assert_int_equal(lasync_consumer_backlog_bytes(h->c), 0);
+	expect_backlog_gauge(h);
 	/* 40 bytes reached, then one more message each poll at most */
 	if (most < 33 || most > 55) {
 		print_error("backlog peaked at %zu bytes, want 33..55 "
