@@ -1,15 +1,20 @@
 /*
  * bench_mapper.c - the mapper's CPU work against the bare libxml2 reader.
  *
- *   bench_mapper [--reps R] [--min-seconds S] [--only bare|full|job|parse]
+ *   bench_mapper [--reps R] [--min-seconds S]
+ *                [--only bare|full|job|parse|sax]
  *                [--dump DIR]
  *                NAME=VENDOR:DIR:SYNC_DATE[:EXPECTED_DIR:EXPECTED_DATE] ...
  *
  * For every case, R rounds; each round times, back to back on the same
  * bytes already in memory:
- *   bare   xmlReaderForMemory with the options lasync_xml uses, and
- *          xmlTextReaderRead over every node of every document - the limit
- *          of any streaming libxml2 parser;
+ *   bare   xmlReaderForMemory with the options lasync_xml used when it
+ *          was built on the reader, and xmlTextReaderRead over every node
+ *          of every document: the issue's yardstick;
+ *   sax    libxml2's push parser in lasync_xml's 64 KiB chunks with SAX2
+ *          callbacks that only count - the way lasync_xml reads now, so
+ *          the limit of lasync's own parsing (reported beside, not the
+ *          target's yardstick);
  *   full   what mapper_start does between decoding the snapshot and
  *          producing: the vendor adapter (parse + normalise into the
  *          model), the school rules (desired state) and the diff against
@@ -269,9 +274,62 @@ static size_t run_bare(const docset *ds)
 	return nodes;
 }
 
-enum { W_BARE, W_FULL, W_JOB, W_PARSE };
+static void sax_start(void *ctx, const xmlChar *l, const xmlChar *p,
+		      const xmlChar *u, int nn, const xmlChar **ns, int na,
+		      int nd, const xmlChar **a)
+{
+	(void)l, (void)p, (void)u, (void)nn, (void)ns, (void)nd, (void)a;
+	*(size_t *)ctx += 1 + (size_t)na;
+}
+
+static void sax_end(void *ctx, const xmlChar *l, const xmlChar *p,
+		    const xmlChar *u)
+{
+	(void)l, (void)p, (void)u;
+	*(size_t *)ctx += 1;
+}
+
+static void sax_text(void *ctx, const xmlChar *s, int n)
+{
+	(void)s;
+	*(size_t *)ctx += n > 0;
+}
+
+/* run_sax - the push parser as lasync_xml drives it, callbacks counting */
+static size_t run_sax(const docset *ds)
+{
+	size_t events = 0;
+	xmlSAXHandler h;
+
+	memset(&h, 0, sizeof(h));
+	h.initialized = XML_SAX2_MAGIC;
+	h.startElementNs = sax_start;
+	h.endElementNs = sax_end;
+	h.characters = h.ignorableWhitespace = h.cdataBlock = sax_text;
+	for (size_t i = 0; i < ds->n; i++) {
+		const char *d = ds->docs[i].data;
+		size_t len = ds->docs[i].len, first = len < 4 ? len : 4, at;
+		xmlParserCtxtPtr c = xmlCreatePushParserCtxt(&h, &events, d,
+							    (int)first, NULL);
+
+		xmlCtxtUseOptions(c, XML_PARSE_NONET | XML_PARSE_NOCDATA |
+					     XML_PARSE_BIG_LINES);
+		for (at = first;;) {
+			size_t k = len - at > 65536 ? 65536 : len - at;
+
+			xmlParseChunk(c, d + at, (int)k, at + k == len);
+			at += k;
+			if (at == len)
+				break;
+		}
+		xmlFreeParserCtxt(c);
+	}
+	return events;
+}
+
+enum { W_BARE, W_FULL, W_JOB, W_PARSE, W_SAX };
 static const char *const workload_names[] = {"bare", "full", "job", "parse",
-					     NULL};
+					     "sax", NULL};
 
 /* run_parse - the adapter alone (profiling the parser) */
 static int run_parse(bcase *c)
@@ -299,6 +357,8 @@ static double timed(bcase *c, int what)
 	do {
 		if (what == W_BARE)
 			run_bare(&c->docs);
+		else if (what == W_SAX)
+			run_sax(&c->docs);
 		else if (what == W_PARSE ? run_parse(c) != 0
 					 : run_full(c, what == W_JOB) != 0)
 			return -1;
@@ -371,7 +431,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: bench_mapper [--reps R] [--min-seconds S] "
-		"[--only bare|full|job|parse] [--dump DIR] NAME=VENDOR:DIR:DATE[:EXPDIR:EXPDATE]...\n");
+		"[--only bare|full|job|parse|sax] [--dump DIR] NAME=VENDOR:DIR:DATE[:EXPDIR:EXPDATE]...\n");
 	exit(2);
 }
 
@@ -425,7 +485,8 @@ int main(int argc, char **argv)
 		bcase *c = &cases[k];
 		double mb = (double)c->docs.bytes / 1e6;
 		double bare[MAX_ROUNDS], full[MAX_ROUNDS], job[MAX_ROUNDS],
-			ratio[MAX_ROUNDS], jratio[MAX_ROUNDS];
+			ratio[MAX_ROUNDS], jratio[MAX_ROUNDS], sax[MAX_ROUNDS],
+			sratio[MAX_ROUNDS];
 
 		if (only >= 0) {
 			printf("mapper case=%s only=%s ms=%.3f\n", c->name,
@@ -433,7 +494,8 @@ int main(int argc, char **argv)
 			continue;
 		}
 		for (int r = 0; r < reps; r++) {
-			double tb = timed(c, W_BARE), tf = timed(c, W_FULL);
+			double tb = timed(c, W_BARE), ts = timed(c, W_SAX);
+			double tf = timed(c, W_FULL);
 			double sp = c->t_parse, sr = c->t_rules, sd = c->t_diff;
 			double tj = timed(c, W_JOB);
 
@@ -444,12 +506,16 @@ int main(int argc, char **argv)
 			job[r] = mb / tj;
 			ratio[r] = tb / tf * 100;
 			jratio[r] = tb / tj * 100;
+			sax[r] = mb / ts;
+			sratio[r] = ts / tf * 100;
 			printf("mapper case=%s vendor=%s round=%d bytes=%zu "
-			       "records=%zu ops=%zu bare_ms=%.3f full_ms=%.3f "
+			       "records=%zu ops=%zu bare_ms=%.3f sax_ms=%.3f "
+			       "full_ms=%.3f "
 			       "(parse=%.3f rules=%.3f diff=%.3f) job_ms=%.3f "
 			       "(state=%.3f) load1=%.2f\n",
 			       c->name, c->vendor_name, r + 1, c->docs.bytes,
-			       c->records, c->ops, tb * 1e3, tf * 1e3, sp * 1e3,
+			       c->records, c->ops, tb * 1e3, ts * 1e3, tf * 1e3,
+			       sp * 1e3,
 			       sr * 1e3, sd * 1e3, tj * 1e3, c->t_state * 1e3,
 			       bench_load1());
 			fflush(stdout);
@@ -458,7 +524,9 @@ int main(int argc, char **argv)
 			    sf = bench_summary(full, (size_t)reps),
 			    sj = bench_summary(job, (size_t)reps),
 			    sr = bench_summary(ratio, (size_t)reps),
-			    sjr = bench_summary(jratio, (size_t)reps);
+			    sjr = bench_summary(jratio, (size_t)reps),
+			    ss = bench_summary(sax, (size_t)reps),
+			    ssr = bench_summary(sratio, (size_t)reps);
 		double recs = (double)c->records / mb;
 
 		printf("mapper_summary case=%s vendor=%s students=%zu "
@@ -467,13 +535,16 @@ int main(int argc, char **argv)
 		       "full_MBps=%.1f[%.1f..%.1f] job_MBps=%.1f[%.1f..%.1f] "
 		       "full_records_per_s=%.0f job_records_per_s=%.0f "
 		       "full_vs_bare_pct=%.0f[%.0f..%.0f] "
-		       "job_vs_bare_pct=%.0f[%.0f..%.0f]\n",
+		       "job_vs_bare_pct=%.0f[%.0f..%.0f] "
+		       "sax_MBps=%.1f[%.1f..%.1f] "
+		       "full_vs_sax_pct=%.0f[%.0f..%.0f]\n",
 		       c->name, c->vendor_name, c->students, c->guardians,
 		       c->staff, c->groups, c->docs.bytes, c->ops, reps,
 		       sb.median, sb.min, sb.max, sf.median, sf.min, sf.max,
 		       sj.median, sj.min, sj.max, sf.median * recs,
 		       sj.median * recs, sr.median, sr.min, sr.max, sjr.median,
-		       sjr.min, sjr.max);
+		       sjr.min, sjr.max, ss.median, ss.min, ss.max, ssr.median,
+		       ssr.min, ssr.max);
 		fflush(stdout);
 	}
 	for (size_t k = 0; k < n; k++) {
