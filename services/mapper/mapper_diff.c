@@ -50,9 +50,8 @@ static void *grow(lasync_arena *a, void *arr, size_t n, size_t sz)
 /* borrow - an operation's string: the desired or expected state's own (or
  * a literal), not a copy; mapper_diff's callers free the operations
  * before those states (mapper_diff.h) */
-static char *borrow(mapper_ops *o, const char *s)
+static char *borrow(const char *s)
 {
-	(void)o;
 	return (char *)s;
 }
 
@@ -64,7 +63,7 @@ static Lasync__V1__Operation *op_new(mapper_ops *o, Lasync__V1__OpType type,
 	lasync__v1__operation__init(op);
 	op->type = type;
 	op->resource = (Lasync__V1__ResourceType)r->type;
-	op->external_id = borrow(o, r->external_id);
+	op->external_id = borrow(r->external_id);
 	op->stage = stage;
 	lasync_grow(&o->ops, &o->cap, o->n + 1);
 	o->ops[o->n++] = op;
@@ -78,8 +77,8 @@ static void op_set(mapper_ops *o, Lasync__V1__Operation *op,
 	Lasync__V1__Attr *a = lasync_arena_alloc(o->arena, sizeof(*a));
 
 	lasync__v1__attr__init(a);
-	a->path = borrow(o, path);
-	a->json = borrow(o, json);
+	a->path = borrow(path);
+	a->json = borrow(json);
 	op->set = grow(o->arena, op->set, op->n_set, sizeof(*op->set));
 	op->set[op->n_set++] = a;
 }
@@ -89,7 +88,7 @@ static void op_remove(mapper_ops *o, Lasync__V1__Operation *op,
 {
 	op->remove = grow(o->arena, op->remove, op->n_remove,
 			  sizeof(*op->remove));
-	op->remove[op->n_remove++] = borrow(o, path);
+	op->remove[op->n_remove++] = borrow(path);
 }
 
 static void op_member(mapper_ops *o, Lasync__V1__Operation *op,
@@ -98,7 +97,7 @@ static void op_member(mapper_ops *o, Lasync__V1__Operation *op,
 	Lasync__V1__MemberRef *r = lasync_arena_alloc(o->arena, sizeof(*r));
 
 	lasync__v1__member_ref__init(r);
-	r->external_id = borrow(o, m->external_id);
+	r->external_id = borrow(m->external_id);
 	r->type = (Lasync__V1__ResourceType)m->type;
 	op->members = grow(o->arena, op->members, op->n_members,
 			   sizeof(*op->members));
@@ -110,7 +109,7 @@ static void op_keep(mapper_ops *o, Lasync__V1__Operation *op,
 {
 	op->keep_kinds = grow(o->arena, op->keep_kinds, op->n_keep_kinds,
 			      sizeof(*op->keep_kinds));
-	op->keep_kinds[op->n_keep_kinds++] = borrow(o, kind);
+	op->keep_kinds[op->n_keep_kinds++] = borrow(kind);
 }
 
 /*
