@@ -261,6 +261,15 @@ bool applier_las_linked(ajob *aj, const char *external_id);
 
 /* --- applier_link.c: taking over existing portal resources (R19, R20) - */
 
+/* applier_list_page - resources per listing page for the job's tenant:
+ * 1,000, or less once a page timed out (kept until the applier restarts) */
+int applier_list_page(ajob *aj);
+
+/* applier_list_too_slow - r is a listing page that timed out while the
+ * page is larger than the smallest: the tenant's page is halved (logged as
+ * portal_list_slow) and the caller asks for the same start again */
+bool applier_list_too_slow(ajob *aj, const lasync_http_result *r, long start);
+
 /* applier_link_prepare - correlate the part's unknown user UPSERTs with the
  * portal's unlinked users; ends with applier_job_prepared() */
 void applier_link_prepare(ajob *aj);

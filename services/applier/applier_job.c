@@ -727,6 +727,40 @@ void applier_job_op_done(ajob *aj, size_t idx, op_outcome o,
 
 static void list_next(ajob *aj);
 
+int applier_list_page(ajob *aj)
+{
+	ajob_ext *x = (ajob_ext *)aj;
+
+	if (x->list_page == 0) {
+		json_t *p = json_object_get(aj->a->list_pages, aj->job->key);
+
+		x->list_page = p ? (int)json_integer_value(p) : LIST_PAGE;
+	}
+	return x->list_page;
+}
+
+bool applier_list_too_slow(ajob *aj, const lasync_http_result *r, long start)
+{
+	ajob_ext *x = (ajob_ext *)aj;
+	applier *a = aj->a;
+
+	/* A page too large for the portal to serve within the timeout would
+	 * fail every attempt alike: ask for half as many, and keep that size
+	 * for the tenant's next listings. */
+	if (r->curl != CURLE_OPERATION_TIMEDOUT ||
+	    applier_list_page(aj) <= LIST_PAGE_MIN)
+		return false;
+	x->list_page = x->list_page / 2 < LIST_PAGE_MIN ? LIST_PAGE_MIN
+							: x->list_page / 2;
+	if (a->list_pages == NULL)
+		a->list_pages = json_object();
+	json_object_set_new(a->list_pages, aj->job->key,
+			    json_integer(x->list_page));
+	lasync_warn("portal_list_slow", "tenant=%s start=%ld seconds=%.1f page=%d",
+		    aj->job->key, start, r->seconds, x->list_page);
+	return true;
+}
+
 static void on_list(void *ctx, const lasync_http_result *r)
 {
 	ajob *aj = ctx;
@@ -734,29 +768,11 @@ static void on_list(void *ctx, const lasync_http_result *r)
 	scim_verdict v;
 
 	aj->list_x = NULL;
-	v = applier_scim_judge(r, reason, sizeof(reason));
-	if (v == SCIM_TRANSIENT && r->curl == CURLE_OPERATION_TIMEDOUT &&
-	    ((ajob_ext *)aj)->list_page > LIST_PAGE_MIN) {
-		/* A page too large for the portal to serve within the timeout
-		 * would fail every attempt alike: ask for half as many, and
-		 * keep that size for the tenant's next listings. */
-		ajob_ext *x = (ajob_ext *)aj;
-		applier *a = aj->a;
-
-		x->list_page = x->list_page / 2 < LIST_PAGE_MIN
-				       ? LIST_PAGE_MIN
-				       : x->list_page / 2;
-		if (a->list_pages == NULL)
-			a->list_pages = json_object();
-		json_object_set_new(a->list_pages, aj->job->key,
-				    json_integer(x->list_page));
-		lasync_warn("portal_list_slow",
-			    "tenant=%s start=%ld seconds=%.1f page=%d",
-			    aj->job->key, aj->list_start, r->seconds,
-			    x->list_page);
+	if (applier_list_too_slow(aj, r, aj->list_start)) {
 		list_next(aj);
 		return;
 	}
+	v = applier_scim_judge(r, reason, sizeof(reason));
 	if (v != SCIM_OK) {
 		ajob_ext *x = (ajob_ext *)aj;
 
@@ -813,15 +829,8 @@ static void list_next(ajob *aj)
 {
 	char *base = applier_scim_url(aj->tenant->portal_base_url,
 				      aj->list_type, NULL, NULL, NULL);
-	ajob_ext *x = (ajob_ext *)aj;
-
-	if (x->list_page == 0) {
-		json_t *p = json_object_get(aj->a->list_pages, aj->job->key);
-
-		x->list_page = p ? (int)json_integer_value(p) : LIST_PAGE;
-	}
 	char *url = lasync_xasprintf("%s?startIndex=%ld&count=%d", base,
-				     aj->list_start, x->list_page);
+				     aj->list_start, applier_list_page(aj));
 
 	aj->list_x = applier_request(aj, "GET", url, NULL, on_list, aj);
 	free(url);

@@ -37,8 +37,6 @@
 #include "lasync_match.h"
 #include "lasync_mem.h"
 
-#define LIST_PAGE 1000
-
 /* user_upserts - does the part UPSERT users the portal may not know? */
 static bool user_upserts(ajob *aj)
 {
@@ -204,6 +202,10 @@ static void on_unlinked(void *ctx, const lasync_http_result *r)
 	scim_verdict v;
 
 	aj->link_x = NULL;
+	if (applier_list_too_slow(aj, r, aj->link_start)) {
+		list_unlinked(aj);
+		return;
+	}
 	v = applier_scim_judge(r, reason, sizeof(reason));
 	if (v != SCIM_OK) {
 		applier_job_prepared(aj, v == SCIM_TRANSIENT ? OP_TRANSIENT
@@ -237,7 +239,7 @@ static void list_unlinked(ajob *aj)
 	/* no personal data in the query: a filter on presence only */
 	char *url = lasync_xasprintf(
 		"%s?filter=not%%20(externalId%%20pr)&startIndex=%ld&count=%d",
-		base, aj->link_start, LIST_PAGE);
+		base, aj->link_start, applier_list_page(aj));
 
 	aj->link_x = applier_request(aj, "GET", url, NULL, on_unlinked, aj);
 	free(url);

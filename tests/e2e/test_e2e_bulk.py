@@ -129,7 +129,9 @@ def test_a_bulk_answered_after_the_timeout_counts_as_created(pipeline):
 def test_a_listing_page_too_slow_for_the_timeout_is_asked_for_in_halves(pipeline):
     """A portal that cannot serve a page of 1,000 users within the timeout
     would fail every attempt of a reconcile alike; the applier asks for
-    half as many and goes on in the same attempt."""
+    half as many and goes on in the same attempt.  The same holds for the
+    listing of the portal's users without an externalId (the profiles a
+    first import may link to), which then asks for half again."""
     brin = brin_for(pipeline.prefix, 5)
     school = pipeline.las.generate("parnassys", brin, 60, seed=29, key="bulk-key")
     try:
@@ -140,11 +142,15 @@ def test_a_listing_page_too_slow_for_the_timeout_is_asked_for_in_halves(pipeline
         # /Users) is answered after 3 s
         pipeline.portal.faults({"tenant": tenant, "delay_ms": 3000, "methods": ["GET"],
                                 "path": "/Users", "count": 1})
+        # and the first page of users without an externalId
+        pipeline.portal.faults({"tenant": tenant, "delay_ms": 3000, "methods": ["GET"],
+                                "path": "/Users", "query": "not (externalId pr)",
+                                "count": 1})
         out = pipeline.sync("bulky", wait=600).stdout
         assert ": ok (stage applier)" in out, out
         log = pipeline.log_text("applier")
         slow = [line for line in log.splitlines() if "event=portal_list_slow" in line]
-        assert len(slow) == 1 and "page=500" in slow[0], slow
+        assert len(slow) == 2 and "page=500" in slow[0] and "page=250" in slow[1], slow
         assert "event=job_retry" not in log, "the slow page cost an attempt"
         assert_counts_of_all_attempts(pipeline, "bulky")
         portal_matches_las(pipeline, "bulky")

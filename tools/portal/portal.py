@@ -68,7 +68,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote_to_bytes
+from urllib.parse import parse_qs, unquote, unquote_to_bytes
 from scim2_models import ResourceType, Schema, ScimProvider
 from scim2_server.applications.wsgi import TenantDispatcher
 from scim2_server.memory import InMemoryStorage
@@ -150,6 +150,8 @@ class Fault:
     methods     only these methods; None: every method
     path        only requests whose path (after the tenant) ends so, e.g.
                 "/Bulk"; None: every path
+    query       only requests whose query string holds this text, e.g.
+                "filter="; None: any query, or none
     """
 
     status: int | None
@@ -159,6 +161,7 @@ class Fault:
     tenant: str | None
     methods: frozenset[str] | None
     path: str | None = None
+    query: str | None = None
     id: int = 0
 
     @classmethod
@@ -166,7 +169,8 @@ class Fault:
         """Build a fault from the JSON body of POST /_faults, or raise ValueError."""
         if not isinstance(doc, dict):
             raise ValueError("body must be a JSON object")
-        known = {"tenant", "status", "retry_after", "count", "delay_ms", "methods", "path"}
+        known = {"tenant", "status", "retry_after", "count", "delay_ms", "methods", "path",
+                 "query"}
         unknown = sorted(set(doc) - known)
         if unknown:
             raise ValueError(f"unknown field(s): {', '.join(unknown)}")
@@ -201,19 +205,23 @@ class Fault:
         path = doc.get("path")
         if path is not None and (not isinstance(path, str) or not path.startswith("/")):
             raise ValueError("path must be a string starting with /")
-        return cls(status, retry_after, delay_ms, count, tenant, methods, path)
+        query = doc.get("query")
+        if query is not None and (not isinstance(query, str) or not query):
+            raise ValueError("query must be a non-empty string")
+        return cls(status, retry_after, delay_ms, count, tenant, methods, path, query)
 
-    def matches(self, tenant: str, method: str, rest: str = "/") -> bool:
+    def matches(self, tenant: str, method: str, rest: str = "/", query: str = "") -> bool:
         return ((self.tenant is None or self.tenant == tenant)
                 and (self.methods is None or method in self.methods)
-                and (self.path is None or rest.rstrip("/").endswith(self.path)))
+                and (self.path is None or rest.rstrip("/").endswith(self.path))
+                and (self.query is None or self.query in query))
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "tenant": self.tenant, "status": self.status,
                 "retry_after": self.retry_after, "delay_ms": self.delay_ms,
                 "count": self.remaining,
                 "methods": sorted(self.methods) if self.methods else None,
-                "path": self.path}
+                "path": self.path, "query": self.query}
 
 
 # ---------------------------------------------------------------- middleware
@@ -275,11 +283,12 @@ class PortalControl:
 
     # -- faults
 
-    def take_fault(self, tenant: str, method: str, rest: str = "/") -> Fault | None:
+    def take_fault(self, tenant: str, method: str, rest: str = "/",
+                   query: str = "") -> Fault | None:
         """Consume one use of the first armed fault that matches a request."""
         with self.lock:
             for fault in self.faults:
-                if fault.matches(tenant, method, rest):
+                if fault.matches(tenant, method, rest, query):
                     if fault.remaining > 0:
                         fault.remaining -= 1
                         if fault.remaining == 0:
@@ -418,7 +427,8 @@ class PortalControl:
         if searching:
             self.count(tenant, "searches")
 
-        fault = self.take_fault(tenant, method, rest)
+        fault = self.take_fault(tenant, method, rest,
+                                unquote(environ.get("QUERY_STRING", "")))
         if fault is not None:
             if fault.delay_ms:
                 time.sleep(fault.delay_ms / 1000)
