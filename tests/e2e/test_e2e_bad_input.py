@@ -408,6 +408,50 @@ def test_garbage_on_state_topics_is_skipped_and_followed_past(pipeline):
         cleanup_school(other)
 
 
+def test_a_sync_request_delivered_again_does_not_report_the_sync_twice(pipeline):
+    """A sync request met again (a broker restart before the fetcher's
+    offset commit) makes the fetcher fetch a second snapshot of the same
+    sync: a newer generation, the same documents.  The mapper drops it
+    (snapshot_refetched): its expected state is that sync's own, and an
+    answer from it - a second change set, or a result at stage mapper -
+    would report the sync again, in the chaos test before the applier had
+    applied it."""
+    pipeline.tenant("good", brin="99ZZ", key=KEY)
+    pipeline.start()
+    p = pipeline.prefix
+    first = pipeline.sync("good")
+    assert ": ok (stage applier)" in first.stdout, first.stdout
+    sync_id = first.stdout.split("sync ", 1)[1].split(" ", 1)[0]
+    req = pipeline.dir / "request.bin"
+    raw = subprocess.run(["kcat", "-b", env("LASYNC_KAFKA_BROKERS"), "-C", "-t",
+                          f"{p}.sync-requests.parnassys", "-e", "-q", "-c", "1", "-D", "",
+                          "-f", "%s"], capture_output=True, timeout=60, check=True).stdout
+    assert sync_id.encode() in raw, "the sync's own request"
+    req.write_bytes(raw)
+
+    def offsets(topic: str) -> list[str]:
+        return kcat("-C", "-t", f"{p}.{topic}", "-e", "-q", "-f", "%o\\n").split()
+
+    snaps_before = offsets("snapshots.parnassys")
+    changes_before = offsets("portal-changes")
+    results_before = offsets("sync-results")
+    kcat("-P", "-t", f"{p}.sync-requests.parnassys", "-k", "good", str(req))
+    refetched = f"event=snapshot_refetched tenant=good sync={sync_id}"
+    wait_until(lambda: refetched in pipeline.log_text("mapper")
+               or offsets("sync-results") != results_before
+               or offsets("portal-changes") != changes_before, 60,
+               "the mapper to answer the second snapshot")
+    time.sleep(1)
+    assert len(offsets("snapshots.parnassys")) == len(snaps_before) + 1, \
+        "the fetcher fetched again"
+    assert offsets("portal-changes") == changes_before, "a second change set"
+    assert offsets("sync-results") == results_before, "a second result"
+    assert refetched in pipeline.log_text("mapper")
+    # and the tenant's next sync is answered as ever (the fast path)
+    again = pipeline.sync("good")
+    assert ": ok (stage mapper)" in again.stdout and "operations=0" in again.stdout, again.stdout
+
+
 def test_redelivered_snapshot_is_not_mapped_again(pipeline):
     """A snapshot met again after its change set was acknowledged (what a
     lost offset commit does: a broker restart, a rebalance) finishes
