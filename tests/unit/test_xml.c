@@ -261,6 +261,60 @@ static void test_xml_chunks(void **state)
 	free(doc);
 }
 
+/* characters of more than one byte, and a declared Latin-1 document,
+ * come out whole in UTF-8 wherever a chunk boundary cuts them */
+static void test_xml_chunks_multibyte(void **state)
+{
+	static const struct {
+		const char *decl, *unit, *want;	/* want: unit in UTF-8 */
+	} rows[] = {
+		{"", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+		 "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"},
+		{"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>", "caf\xe9",
+		 "caf\xc3\xa9"},
+	};
+
+	(void)state;
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		size_t cap = 1u << 20, len = 0, ul = strlen(rows[r].unit);
+		size_t wl = strlen(rows[r].want);
+		char *doc = lasync_xmalloc(cap), err[256] = "";
+		lasync_xml *x;
+		int i, n = 0;
+
+		len += (size_t)snprintf(doc, cap, "%s<r>", rows[r].decl);
+		/* texts of 1,001 units: their ends fall anywhere in a unit */
+		while (len < 300 * 1024) {
+			len += (size_t)snprintf(doc + len, cap - len, "<t>");
+			for (i = 0; i < 1001; i++, len += ul)
+				memcpy(doc + len, rows[r].unit, ul);
+			len += (size_t)snprintf(doc + len, cap - len, "</t>");
+			n++;
+		}
+		len += (size_t)snprintf(doc + len, cap - len, "</r>");
+		x = lasync_xml_new("d", doc, len, NULL, err, sizeof(err));
+		assert_non_null(x);
+		assert_int_equal(lasync_xml_child(x), 1);
+		for (i = 0; i < n; i++) {
+			const char *t;
+			size_t tl;
+
+			assert_int_equal(lasync_xml_child(x), 1);
+			if (lasync_xml_text(x, &t, &tl) != 0)
+				fail_msg("row %zu text %d: %s", r, i, err);
+			assert_int_equal(tl, 1001 * wl);
+			for (size_t k = 0; k < tl; k += wl)
+				if (memcmp(t + k, rows[r].want, wl) != 0)
+					fail_msg("row %zu text %d: byte %zu", r, i,
+						 k);
+		}
+		assert_int_equal(lasync_xml_child(x), 0);
+		assert_int_equal(lasync_xml_finish(x), 0);
+		lasync_xml_free(x);
+		free(doc);
+	}
+}
+
 /* whitespace between elements is skipped whatever its length, even past
  * the text cap; and what the caller finds wrong before a malformation
  * further on is the error reported (events before it are still read) */
@@ -516,6 +570,7 @@ int main(void)
 		cmocka_unit_test(test_xml_table),
 		cmocka_unit_test(test_xml_limits),
 		cmocka_unit_test(test_xml_chunks),
+		cmocka_unit_test(test_xml_chunks_multibyte),
 		cmocka_unit_test(test_xml_whitespace_and_error_order),
 		cmocka_unit_test(test_xml_error_path_and_line),
 		cmocka_unit_test(test_xml_namespaces),
