@@ -71,6 +71,12 @@ typedef struct xev {
 	size_t off, len;
 } xev;
 
+/* a growing byte buffer, its bytes kept NUL-terminated */
+typedef struct xbuf {
+	char *p;
+	size_t len, cap;
+} xbuf;
+
 typedef struct xattr {
 	const char *local, *prefix, *uri;
 	size_t off, len;	/* value in tx; len > max_text: not stored */
@@ -88,8 +94,7 @@ struct lasync_xml {
 	size_t ev_n, ev_at, ev_cap;
 	xattr *at;
 	size_t at_n, at_cap;
-	char *tx;
-	size_t tx_n, tx_cap;
+	xbuf tx;
 	size_t run_len;			 /* of the text run being queued */
 	bool run_over;			 /* it passed the text cap */
 	const xev *start;		 /* what child() returned, while
@@ -108,8 +113,7 @@ struct lasync_xml {
 	bool at_start;			 /* on the start of the element
 					  * child() returned: attributes
 					  * can be read */
-	char *buf;			 /* text scratch, capped at max_text */
-	size_t buf_len, buf_cap;
+	xbuf buf;			 /* text scratch, capped at max_text */
 	/* the thread's libxml2 handlers, restored by _free */
 	xmlStructuredErrorFunc old_serror;
 	void *old_serror_ctx;
@@ -180,24 +184,29 @@ static xev *ev_add(lasync_xml *x, int type)
 	return e;
 }
 
+/* xbuf_add - append s[0..n), keeping the bytes NUL-terminated */
+static void xbuf_add(xbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->p = lasync_xrealloc(b->p, cap);
+		b->cap = cap;
+	}
+	if (n > 0)
+		memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
 /* tx_add - append s[0..n) to the queue's bytes; returns its offset */
 static size_t tx_add(lasync_xml *x, const char *s, size_t n)
 {
-	size_t off = x->tx_n;
+	size_t off = x->tx.len;
 
-	if (x->tx != NULL && n == 0)
-		return off;
-	if (x->tx_n + n + 1 > x->tx_cap) {
-		size_t cap = x->tx_cap ? x->tx_cap : 4096;
-
-		while (cap < x->tx_n + n + 1)
-			cap *= 2;
-		x->tx = lasync_xrealloc(x->tx, cap);
-		x->tx_cap = cap;
-	}
-	memcpy(x->tx + x->tx_n, s, n);
-	x->tx_n += n;
-	x->tx[x->tx_n] = '\0';
+	xbuf_add(&x->tx, s, n);
 	return off;
 }
 
@@ -244,7 +253,7 @@ static void tx_add_value(lasync_xml *x, xattr *t, const char *v, size_t n)
 		       (size_t)((next ? next : end) - (amp + skip)));
 		amp = next;
 	}
-	t->len = x->tx_n - t->off;
+	t->len = x->tx.len - t->off;
 }
 
 /* on_start - SAX2: an element starts */
@@ -313,12 +322,12 @@ static void on_text(void *arg, const xmlChar *s, int n)
 		return;
 	if (e == NULL || e->type != EV_TEXT) {
 		e = ev_add(x, EV_TEXT);
-		e->off = x->tx_n;
+		e->off = x->tx.len;
 	}
 	x->run_len += (size_t)n;
 	if (x->run_len > x->max_text) {
 		/* stored so far in this queue: e's bytes */
-		if (!x->run_over && !all_ws(x->tx + e->off, e->len))
+		if (!x->run_over && !all_ws(x->tx.p + e->off, e->len))
 			goto too_long;
 		x->run_over = true;
 		if (!all_ws((const char *)s, (size_t)n))
@@ -481,6 +490,9 @@ lasync_xml *lasync_xml_new(const char *doc, const char *data, size_t len,
 	x->errlen = errlen;
 	x->data = data;
 	x->len = len;
+	/* never NULL, so an empty event's bytes are "" */
+	xbuf_add(&x->tx, "", 0);
+	xbuf_add(&x->buf, "", 0);
 	x->max_text = LASYNC_XML_DEFAULT_TEXT_BYTES;
 	x->max_depth = LASYNC_XML_DEFAULT_DEPTH;
 	if (lim != NULL && lim->max_text_bytes != 0)
@@ -539,8 +551,8 @@ void lasync_xml_free(lasync_xml *x)
 	xmlSetGenericErrorFunc(x->old_generic_ctx, x->old_generic);
 	free(x->ev);
 	free(x->at);
-	free(x->tx);
-	free(x->buf);
+	free(x->tx.p);
+	free(x->buf.p);
 	free(x);
 }
 
@@ -581,7 +593,7 @@ static const xev *next_event(lasync_xml *x)
 			return NULL;
 		x->ev_n = x->ev_at = 0;
 		x->at_n = 0;
-		x->tx_n = 0;
+		x->tx.len = 0;
 		feed(x);
 	}
 	e = &x->ev[x->ev_at++];
@@ -601,7 +613,7 @@ static int event_fail(lasync_xml *x, const xev *e)
 {
 	if (e->type == EV_TOO_LONG)
 		return too_long(x);
-	set_err(x, e->line, x->tx + e->off);
+	set_err(x, e->line, x->tx.p + e->off);
 	return -1;
 }
 
@@ -657,7 +669,7 @@ int lasync_xml_child(lasync_xml *x)
 			pop(x);
 			return 0;
 		case EV_TEXT:
-			if (e->ws_over || all_ws(x->tx + e->off, e->len))
+			if (e->ws_over || all_ws(x->tx.p + e->off, e->len))
 				break;
 			return x->depth == 0
 				       ? lasync_xml_fail(x, "text outside the "
@@ -675,23 +687,9 @@ int lasync_xml_child(lasync_xml *x)
 /* buf_append - add s[0..n) to the text scratch, within max_text */
 static int buf_append(lasync_xml *x, const char *s, size_t n)
 {
-	if (n > x->max_text || x->buf_len > x->max_text - n)
+	if (n > x->max_text || x->buf.len > x->max_text - n)
 		return too_long(x);
-	if (n == 0 && x->buf != NULL) {
-		x->buf[x->buf_len] = '\0';
-		return 0;
-	}
-	if (x->buf_len + n + 1 > x->buf_cap) {
-		size_t cap = x->buf_cap ? x->buf_cap : 256;
-
-		while (cap < x->buf_len + n + 1)
-			cap *= 2;
-		x->buf = lasync_xrealloc(x->buf, cap);
-		x->buf_cap = cap;
-	}
-	memcpy(x->buf + x->buf_len, s, n);
-	x->buf_len += n;
-	x->buf[x->buf_len] = '\0';
+	xbuf_add(&x->buf, s, n);
 	return 0;
 }
 
@@ -708,7 +706,7 @@ int lasync_xml_text(lasync_xml *x, const char **out, size_t *len)
 		return -1;
 	if (x->depth == 0)
 		return lasync_xml_fail(x, "no element to read text from");
-	x->buf_len = 0;
+	x->buf.len = 0;
 	if (buf_append(x, "", 0) < 0)
 		return -1;
 	for (;;) {
@@ -719,7 +717,7 @@ int lasync_xml_text(lasync_xml *x, const char **out, size_t *len)
 		case EV_TEXT:
 			if (e->ws_over)
 				return too_long(x);
-			if (buf_append(x, x->tx + e->off, e->len) < 0)
+			if (buf_append(x, x->tx.p + e->off, e->len) < 0)
 				return -1;
 			break;
 		case EV_START:
@@ -736,13 +734,13 @@ int lasync_xml_text(lasync_xml *x, const char **out, size_t *len)
 	}
 out_trim:
 	start = 0;
-	end = x->buf_len;
-	while (start < end && is_ws((unsigned char)x->buf[start]))
+	end = x->buf.len;
+	while (start < end && is_ws((unsigned char)x->buf.p[start]))
 		start++;
-	while (end > start && is_ws((unsigned char)x->buf[end - 1]))
+	while (end > start && is_ws((unsigned char)x->buf.p[end - 1]))
 		end--;
-	x->buf[end] = '\0';
-	*out = x->buf + start;
+	x->buf.p[end] = '\0';
+	*out = x->buf.p + start;
 	if (len != NULL)
 		*len = end - start;
 	return 0;
@@ -778,7 +776,7 @@ int lasync_xml_attrs(lasync_xml *x, lasync_arena *arena,
 				       lasync_xml_name(x));
 	for (size_t k = 0; k < x->start->len; k++) {
 		const xattr *a = &x->at[x->start->off + k];
-		const char *v = x->tx + a->off;
+		const char *v;
 		size_t i, start = 0, end = a->len;
 
 		for (i = 0; i < n; i++)
@@ -801,6 +799,7 @@ int lasync_xml_attrs(lasync_xml *x, lasync_arena *arena,
 					       "limit of %zu bytes",
 					       attrs[i].name, lasync_xml_name(x),
 					       x->max_text);
+		v = x->tx.p + a->off;	/* stored: within the cap */
 		while (start < end && is_ws((unsigned char)v[start]))
 			start++;
 		while (end > start && is_ws((unsigned char)v[end - 1]))
