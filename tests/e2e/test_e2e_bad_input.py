@@ -212,6 +212,14 @@ def dlq_classes(pipeline, topic: str) -> list[str]:
     return sorted(got)
 
 
+def first_message(topic: str) -> bytes:
+    """The value of a topic's first message, byte for byte (kcat -D ''
+    keeps it binary)."""
+    return subprocess.run(["kcat", "-b", env("LASYNC_KAFKA_BROKERS"), "-C", "-t", topic, "-e",
+                           "-q", "-c", "1", "-D", "", "-f", "%s"],
+                          capture_output=True, timeout=60, check=True).stdout
+
+
 def produce_file(pipeline, topic: str, key: str | None, value: bytes):
     """One message from a file (kcat -P splits stdin at newlines, and 0x0a
     is also the tag of a protobuf's field 1); key None sends none."""
@@ -423,9 +431,7 @@ def test_a_sync_request_delivered_again_does_not_report_the_sync_twice(pipeline)
     assert ": ok (stage applier)" in first.stdout, first.stdout
     sync_id = first.stdout.split("sync ", 1)[1].split(" ", 1)[0]
     req = pipeline.dir / "request.bin"
-    raw = subprocess.run(["kcat", "-b", env("LASYNC_KAFKA_BROKERS"), "-C", "-t",
-                          f"{p}.sync-requests.parnassys", "-e", "-q", "-c", "1", "-D", "",
-                          "-f", "%s"], capture_output=True, timeout=60, check=True).stdout
+    raw = first_message(f"{p}.sync-requests.parnassys")
     assert sync_id.encode() in raw, "the sync's own request"
     req.write_bytes(raw)
 
@@ -464,10 +470,8 @@ def test_redelivered_snapshot_is_not_mapped_again(pipeline):
     assert ": ok (stage applier)" in first.stdout, first.stdout
     sync_id = first.stdout.split("sync ", 1)[1].split(" ", 1)[0]
     snap = pipeline.dir / "snapshot.bin"
-    # the stored snapshot, byte for byte (kcat -D '' keeps it binary)
-    raw = subprocess.run(["kcat", "-b", env("LASYNC_KAFKA_BROKERS"), "-C", "-t",
-                          f"{p}.snapshots.parnassys", "-e", "-q", "-c", "1", "-D", "", "-f", "%s"],
-                         capture_output=True, timeout=60, check=True).stdout
+    # the stored snapshot, byte for byte
+    raw = first_message(f"{p}.snapshots.parnassys")
     assert len(raw) > 100
     snap.write_bytes(raw)
     changes_before = kcat("-C", "-t", f"{p}.portal-changes", "-e", "-q", "-f", "%o\\n").split()
