@@ -212,6 +212,16 @@ def dlq_classes(pipeline, topic: str) -> list[str]:
     return sorted(got)
 
 
+def synced_once(pipeline) -> tuple[str, str]:
+    """The example school as tenant "good", synced once: the topic prefix
+    and the sync's id."""
+    pipeline.tenant("good", brin="99ZZ", key=KEY)
+    pipeline.start()
+    first = pipeline.sync("good")
+    assert ": ok (stage applier)" in first.stdout, first.stdout
+    return pipeline.prefix, first.stdout.split("sync ", 1)[1].split(" ", 1)[0]
+
+
 def first_message(topic: str) -> bytes:
     """The value of a topic's first message, byte for byte (kcat -D ''
     keeps it binary)."""
@@ -424,12 +434,7 @@ def test_a_sync_request_delivered_again_does_not_report_the_sync_twice(pipeline)
     answer from it - a second change set, or a result at stage mapper -
     would report the sync again, in the chaos test before the applier had
     applied it."""
-    pipeline.tenant("good", brin="99ZZ", key=KEY)
-    pipeline.start()
-    p = pipeline.prefix
-    first = pipeline.sync("good")
-    assert ": ok (stage applier)" in first.stdout, first.stdout
-    sync_id = first.stdout.split("sync ", 1)[1].split(" ", 1)[0]
+    p, sync_id = synced_once(pipeline)
     req = pipeline.dir / "request.bin"
     raw = first_message(f"{p}.sync-requests.parnassys")
     assert sync_id.encode() in raw, "the sync's own request"
@@ -463,12 +468,7 @@ def test_redelivered_snapshot_is_not_mapped_again(pipeline):
     lost offset commit does: a broker restart, a rebalance) finishes
     without a second map, change set or result: the mapper logs
     snapshot_already_mapped, and the sync keeps its one real result."""
-    pipeline.tenant("good", brin="99ZZ", key=KEY)
-    pipeline.start()
-    p = pipeline.prefix
-    first = pipeline.sync("good")
-    assert ": ok (stage applier)" in first.stdout, first.stdout
-    sync_id = first.stdout.split("sync ", 1)[1].split(" ", 1)[0]
+    p, sync_id = synced_once(pipeline)
     snap = pipeline.dir / "snapshot.bin"
     # the stored snapshot, byte for byte
     raw = first_message(f"{p}.snapshots.parnassys")
