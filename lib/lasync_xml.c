@@ -167,10 +167,7 @@ static xev *ev_add(lasync_xml *x, int type)
 {
 	xev *e;
 
-	if (x->ev_n == x->ev_cap) {
-		x->ev_cap = x->ev_cap ? 2 * x->ev_cap : 256;
-		x->ev = lasync_xreallocarray(x->ev, x->ev_cap, sizeof(*x->ev));
-	}
+	lasync_grow(&x->ev, &x->ev_cap, x->ev_n + 1);
 	e = &x->ev[x->ev_n++];
 	e->type = type;
 	e->line = parser_line(x);
@@ -187,14 +184,7 @@ static xev *ev_add(lasync_xml *x, int type)
 /* xbuf_add - append s[0..n), keeping the bytes NUL-terminated */
 static void xbuf_add(xbuf *b, const char *s, size_t n)
 {
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->p = lasync_xrealloc(b->p, cap);
-		b->cap = cap;
-	}
+	lasync_grow(&b->p, &b->cap, b->len + n + 1);
 	if (n > 0)
 		memcpy(b->p + b->len, s, n);
 	b->len += n;
@@ -280,11 +270,7 @@ static void on_start(void *arg, const xmlChar *local, const xmlChar *prefix,
 		size_t vlen = (size_t)(a[4] - a[3]);
 		xattr *t;
 
-		if (x->at_n == x->at_cap) {
-			x->at_cap = x->at_cap ? 2 * x->at_cap : 64;
-			x->at = lasync_xreallocarray(x->at, x->at_cap,
-						     sizeof(*x->at));
-		}
+		lasync_grow(&x->at, &x->at_cap, x->at_n + 1);
 		t = &x->at[x->at_n++];
 		t->local = (const char *)a[0];
 		t->prefix = (const char *)a[1];
