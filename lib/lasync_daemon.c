@@ -302,9 +302,10 @@ static int setup(lasync_daemon *d, char *err, size_t errlen)
 		    lasync_httpd_port(d->httpd));
 	lasync_daemon_topic(d, topic, sizeof(topic), LASYNC_T_TENANTS, NULL);
 	lasync_daemon_declare(d, topic, true);
+	/* fini frees what init set, also when init failed half way */
+	d->inited = true;
 	if (d->svc->init(d, d->ctx, err, errlen) != 0)
 		return -1;
-	d->inited = true;
 	if (lasync_kafka_ensure_topics(lasync_producer_handle(d->prod),
 				       d->decl, d->n_decl, 15000, err,
 				       errlen) != 0)

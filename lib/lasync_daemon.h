@@ -60,7 +60,8 @@ typedef struct lasync_service {
 	lasync_job_ops ops;
 	/* tick - once per loop iteration (timers, housekeeping); may be NULL */
 	void (*tick)(lasync_daemon *d, void *ctx);
-	/* fini - after the consumer closed and the producer flushed */
+	/* fini - after the consumer closed and the producer flushed; also
+	 * after an init that failed, so it frees whatever init set */
 	void (*fini)(lasync_daemon *d, void *ctx);
 	/* health - extra readiness; NULL = always */
 	bool (*health)(void *ctx, char *reason, size_t len);

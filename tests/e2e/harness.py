@@ -274,7 +274,9 @@ class Daemon:
         def ready():
             if self.proc.poll() is not None:
                 tail = self.tail()
-                last = tail.splitlines()[-1] if tail else ""
+                # the daemon's last log line, before any sanitizer report
+                last = next((ln for ln in reversed(self.tail(10**6).splitlines())
+                             if ln.startswith("ts=")), "")
                 if "startup_failed" in last and "port in use" in last:
                     raise PortTaken(self.name)
                 raise AssertionError(f"{self.name} exited with {self.proc.returncode} while starting;"

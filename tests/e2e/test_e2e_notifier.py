@@ -413,6 +413,24 @@ def test_r21_oversized_webhook_is_refused(pipeline):
     assert st == 202
 
 
+def test_webhook_port_taken_is_a_clear_startup_error_without_leaks(pipeline):
+    """A webhook port another process holds stops the notifier at start with
+    the cause named, and frees what its start had set up (under ASan a leak
+    report turns the exit into 66, and the fixture fails on the report)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        port = held.getsockname()[1]
+        d = pipeline.daemon("notifier", "--webhook-port", str(port))
+        d.start()
+        rc = d.proc.wait(timeout=60)
+    log = d.log.read_text(errors="replace")
+    assert rc == 1, (rc, log[-3000:])
+    assert re.search(r"event=startup_failed error=\"cannot listen for http on "
+                     rf"127\.0\.0\.1:{port} \(port in use\?\)\"", log), log[-3000:]
+    assert not pipeline.sanitizer_reports(), log[-3000:]
+
+
 def test_r21_malformed_webhook_is_refused(pipeline):
     setup_notifier(pipeline)
     sid = "s-" + uuid.uuid4().hex[:12]
