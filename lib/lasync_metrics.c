@@ -8,6 +8,7 @@
  */
 #include "lasync_metrics.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <stdbool.h>
 #include <pthread.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lasync_log.h"
 #include "lasync_mem.h"
@@ -334,9 +336,51 @@ static const char *type_name(mtype t)
 	return t == M_COUNTER ? "counter" : t == M_GAUGE ? "gauge" : "histogram";
 }
 
+/* --- the process's own memory, sampled at each render ------------------ */
+
+static pthread_once_t proc_once = PTHREAD_ONCE_INIT;
+static lasync_metric *m_rss, *m_heap;
+
+static void proc_init(void)
+{
+	m_rss = lasync_metric_gauge("process_resident_memory_bytes",
+				    "Resident memory size in bytes", NULL);
+	m_heap = lasync_metric_gauge(
+		"lasync_heap_bytes",
+		"malloc's heap, all arenas: in_use by live blocks, free inside "
+		"the heap (fragmentation and reserve), mmapped as large blocks",
+		"state");
+}
+
+/* proc_sample - RSS from /proc/self/statm and malloc's own counts, so a
+ * daemon's memory can be told apart: live data, a fragmented heap, or
+ * what is outside malloc (libraries, stacks, mapped files) */
+static void proc_sample(void)
+{
+	long pages = 0, resident = 0;
+	FILE *f;
+
+	pthread_once(&proc_once, proc_init);
+	f = fopen("/proc/self/statm", "r");
+	if (f != NULL) {
+		if (fscanf(f, "%ld %ld", &pages, &resident) == 2)
+			lasync_metric_set(m_rss,
+					  (double)resident *
+						  (double)sysconf(_SC_PAGESIZE));
+		fclose(f);
+	}
+	struct mallinfo2 mi = mallinfo2();
+
+	lasync_metric_set(m_heap, (double)mi.uordblks, "in_use");
+	lasync_metric_set(m_heap, (double)mi.fordblks, "free");
+	lasync_metric_set(m_heap, (double)mi.hblkhd, "mmapped");
+}
+
 char *lasync_metrics_render(void)
 {
 	obuf b = {lasync_xmalloc(4096), 0, 4096};
+
+	proc_sample();
 
 	b.p[0] = '\0';
 	pthread_mutex_lock(&reg_lock);

@@ -394,6 +394,64 @@ static void test_threads(void **state)
 	assert_true(lasync_metric_get(m_threads, "even") == 40000);
 }
 
+/* sample - the value of one line of a family, from a fresh render */
+static double sample(const char *name, const char *line_start)
+{
+	char *fam = family(name), *l = fam;
+	double v = -1;
+
+	/* a sample line, not the HELP line that names the family too */
+	while ((l = strchr(l, '\n')) != NULL &&
+	       strncmp(++l, line_start, strlen(line_start)) != 0)
+		;
+	if (l != NULL)
+		v = strtod(l + strlen(line_start), NULL);
+	free(fam);
+	return v;
+}
+
+/* glibc's own allocator, so the heap gauge is seen to move also in the
+ * AddressSanitizer build, whose malloc is not glibc's */
+extern void *__libc_malloc(size_t n);
+extern void __libc_free(void *p);
+
+/* every render samples the process's RSS and malloc's heap */
+static void test_process_memory(void **state)
+{
+	const char *in_use = "lasync_heap_bytes{state=\"in_use\"} ";
+	const char *rss = "process_resident_memory_bytes ";
+	enum { N = 4096, SZ = 1024, BIG = 32 << 20 };
+	static void *blocks[N];
+	double h0, h1, h2, r0, r1;
+	char *big;
+
+	(void)state;
+	h0 = sample("lasync_heap_bytes", in_use);
+	r0 = sample("process_resident_memory_bytes", rss);
+	assert_true(h0 >= 0 && r0 > 0);
+	assert_true(sample("lasync_heap_bytes",
+			   "lasync_heap_bytes{state=\"free\"} ") >= 0);
+	assert_true(sample("lasync_heap_bytes",
+			   "lasync_heap_bytes{state=\"mmapped\"} ") >= 0);
+	for (int i = 0; i < N; i++) {
+		blocks[i] = __libc_malloc(SZ);
+		assert_non_null(blocks[i]);
+		memset(blocks[i], 1, SZ);
+	}
+	big = malloc(BIG);
+	assert_non_null(big);
+	memset(big, 1, BIG);
+	h1 = sample("lasync_heap_bytes", in_use);
+	r1 = sample("process_resident_memory_bytes", rss);
+	assert_true(h1 - h0 >= (double)N * SZ);
+	assert_true(r1 - r0 >= (double)BIG * 0.9);
+	for (int i = 0; i < N; i++)
+		__libc_free(blocks[i]);
+	free(big);
+	h2 = sample("lasync_heap_bytes", in_use);
+	assert_true(h1 - h2 >= (double)N * SZ);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -406,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_many_children),
 		cmocka_unit_test(test_remove),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_process_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
