@@ -25,8 +25,10 @@ What a run measures, with the machine's load before and after:
                  and consumed back with kcat, on the same broker
 Output: key=value lines on stdout and one JSON document per run in --out.
 Logs and outputs carry ids and counts only.  LASYNC_MEMORY_BUDGET_MB
-(--memory-budget-mb), MALLOC_ARENA_MAX and GLIBC_TUNABLES in the environment
-are passed to the daemons.
+(--memory-budget-mb), LASYNC_MAX_BACKLOG (--max-backlog),
+LASYNC_JOBS_PER_PARTITION (--jobs-per-partition), MALLOC_ARENA_MAX and
+GLIBC_TUNABLES in the environment are passed to the daemons, and recorded in
+the memory rows.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+TUNABLES = ("LASYNC_MEMORY_BUDGET_MB", "LASYNC_MAX_BACKLOG", "LASYNC_JOBS_PER_PARTITION",
+            "MALLOC_ARENA_MAX", "GLIBC_TUNABLES")
 BUILD = Path(os.environ.get("LASYNC_BENCH_BUILD", ROOT / "build" / "bench"))
 DAEMON_DIR = BUILD / "lasync" / "services"
 CTL = BUILD / "lasync" / "tools" / "lasyncctl" / "lasyncctl"
@@ -188,9 +192,9 @@ class Deployment:
             "LASYNC_PORTAL_TOKEN": env["LASYNC_PORTAL_TOKEN"],
             "LASYNC_SMTP_URL": env["LASYNC_SMTP_URL"],
         }
-        # the daemons' --memory-budget-mb and glibc's arena cap, when the
-        # caller sets them
-        for var in ("LASYNC_MEMORY_BUDGET_MB", "MALLOC_ARENA_MAX", "GLIBC_TUNABLES"):
+        # the daemons' memory and queue settings and glibc's arena cap,
+        # when the caller sets them
+        for var in TUNABLES:
             if os.environ.get(var):
                 self.env[var] = os.environ[var]
         self.tenants: list[dict] = []
@@ -290,7 +294,7 @@ class Deployment:
                     continue
                 labels = dict(re.findall(r'(\w+)="([^"]*)"', head))
                 key = metric
-                for lab in ("method", "outcome", "stage", "type"):
+                for lab in ("method", "outcome", "stage", "state", "type"):
                     if lab in labels:
                         key += f"[{lab}={labels[lab]}]"
                 out[key] = out.get(key, 0.0) + float(value)
@@ -353,9 +357,12 @@ def proc_rss_kb(pid: int) -> int:
 
 class RssSampler(threading.Thread):
     """Every `every` seconds during a run, each daemon's RSS, its jobs'
-    memory estimate (lasync_jobs_memory_estimate_bytes) and its fetched
-    backlog (lasync_consumer_backlog_bytes), so a peak can be told apart:
-    jobs in flight, messages waiting, or memory neither of them sees."""
+    memory estimate (lasync_jobs_memory_estimate_bytes), its fetched
+    backlog (lasync_consumer_backlog_bytes) and malloc's heap
+    (lasync_heap_bytes: in use, free inside the heap, mmapped), so a peak
+    can be told apart: jobs in flight, messages waiting, a fragmented heap,
+    or memory outside malloc.  A row: [t, rss, estimate, backlog, in_use,
+    free, mmapped], seconds and MB."""
 
     def __init__(self, dep: "Deployment", names: list[str], every: float = 2.0):
         super().__init__(daemon=True)
@@ -377,9 +384,12 @@ class RssSampler(threading.Thread):
                     m = {}
                 est = m.get("lasync_jobs_memory_estimate_bytes", 0.0)
                 backlog = m.get("lasync_consumer_backlog_bytes", 0.0)
+                heap = [m.get(f"lasync_heap_bytes[state={s}]", 0.0)
+                        for s in ("in_use", "free", "mmapped")]
                 self.samples[n].append([t, round(proc_rss_kb(p.pid) / 1024, 1),
                                         round(est / 2**20, 1),
-                                        round(backlog / 2**20, 1)])
+                                        round(backlog / 2**20, 1),
+                                        *(round(h / 2**20, 1) for h in heap)])
 
     def stop(self) -> dict[str, list]:
         self.stopping.set()
@@ -704,6 +714,7 @@ def cmd_memory(args):
         row = {"tenants": n, "students": size,
                "memory_budget_mb": os.environ.get("LASYNC_MEMORY_BUDGET_MB", "default"),
                "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""),
+               "settings": {v: os.environ[v] for v in TUNABLES if os.environ.get(v)},
                "first": first["peak_rss_mb"], "steady": steady["peak_rss_mb"],
                "first_wall_s": first["sweep"].get("wall_s"),
                "steady_wall_s": steady["sweep"].get("wall_s")}
