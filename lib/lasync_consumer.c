@@ -53,6 +53,19 @@ typedef enum {
 typedef struct part part;
 typedef struct job_impl job_impl;
 
+/* A fetched message, copied out of librdkafka's buffers at once.  A
+ * message librdkafka hands out points into the fetch response or the
+ * decompressed batch it came in, and keeps that whole buffer alive: a few
+ * messages waiting or running would hold many times their own bytes. */
+typedef struct msg {
+	int64_t offset;
+	char *key;			/* NUL-terminated; NULL when none */
+	size_t key_len;
+	uint8_t *payload;		/* NUL-terminated; NULL when none */
+	size_t len;
+	rd_kafka_headers_t *hdrs;	/* detached from the message; or NULL */
+} msg;
+
 /* A message the dead hook owes (e.g. a failed sync result), kept until the
  * broker has it: a refused one is sent again, the hook is not run twice. */
 typedef struct owed {
@@ -68,7 +81,7 @@ struct job_impl {
 	lasync_job pub;			/* first: lasync_job * casts back */
 	lasync_consumer *c;
 	part *p;
-	rd_kafka_message_t *msg;
+	msg *msg;
 	job_phase phase;
 	lasync_disposition disp;
 	int retry_after_ms;
@@ -95,7 +108,7 @@ struct part {
 	int32_t partition;
 	job_impl **jobs;		/* started, not complete */
 	size_t n_jobs, cap_jobs;
-	rd_kafka_message_t **backlog;	/* fetched, not started; in order */
+	msg **backlog;			/* fetched, not started; in order */
 	size_t n_backlog, cap_backlog;
 	bool paused;
 	bool revoking;
@@ -207,7 +220,44 @@ static void backlog_gauge(const lasync_consumer *c)
 	lasync_metric_set(m_backlog, (double)c->backlog_bytes, c->cfg.group_id);
 }
 
-static void backlog_push(lasync_consumer *c, part *pt, rd_kafka_message_t *m)
+/* msg_copy - take a fetched message's contents into a msg of its own
+ * and let librdkafka's buffers go */
+static msg *msg_copy(rd_kafka_message_t *m)
+{
+	msg *x = lasync_xcalloc(1, sizeof(*x));
+
+	x->offset = m->offset;
+	if (m->key != NULL) {
+		x->key = lasync_xmalloc(m->key_len + 1);
+		memcpy(x->key, m->key, m->key_len);
+		x->key[m->key_len] = '\0';
+		x->key_len = m->key_len;
+	}
+	if (m->payload != NULL) {
+		x->payload = lasync_xmalloc(m->len + 1);
+		memcpy(x->payload, m->payload, m->len);
+		x->payload[m->len] = '\0';
+		x->len = m->len;
+	}
+	if (rd_kafka_message_detach_headers(m, &x->hdrs) !=
+	    RD_KAFKA_RESP_ERR_NO_ERROR)
+		x->hdrs = NULL;
+	rd_kafka_message_destroy(m);
+	return x;
+}
+
+static void msg_free(msg *x)
+{
+	if (x == NULL)
+		return;
+	free(x->key);
+	free(x->payload);
+	if (x->hdrs != NULL)
+		rd_kafka_headers_destroy(x->hdrs);
+	free(x);
+}
+
+static void backlog_push(lasync_consumer *c, part *pt, msg *m)
 {
 	lasync_grow(&pt->backlog, &pt->cap_backlog, pt->n_backlog + 1);
 	pt->backlog[pt->n_backlog++] = m;
@@ -216,10 +266,10 @@ static void backlog_push(lasync_consumer *c, part *pt, rd_kafka_message_t *m)
 }
 
 /* backlog_take - remove and return backlog message i */
-static rd_kafka_message_t *backlog_take(lasync_consumer *c, part *pt,
+static msg *backlog_take(lasync_consumer *c, part *pt,
 					size_t i)
 {
-	rd_kafka_message_t *m = pt->backlog[i];
+	msg *m = pt->backlog[i];
 
 	memmove(&pt->backlog[i], &pt->backlog[i + 1],
 		(pt->n_backlog - i - 1) * sizeof(*pt->backlog));
@@ -253,7 +303,7 @@ static bool backlog_low(const lasync_consumer *c, const part *pt)
 		c->backlog_bytes < c->cfg.mem_budget / 16);
 }
 
-static bool same_key(const rd_kafka_message_t *a, const char *key,
+static bool same_key(const msg *a, const char *key,
 		     size_t key_len)
 {
 	return a->key_len == key_len &&
@@ -307,7 +357,7 @@ static void part_drop(lasync_consumer *c, part *pt)
 {
 	for (size_t i = 0; i < pt->n_backlog; i++) {
 		c->backlog_bytes -= pt->backlog[i]->len;
-		rd_kafka_message_destroy(pt->backlog[i]);
+		msg_free(pt->backlog[i]);
 	}
 	backlog_gauge(c);
 	if (c->hol == pt) {
@@ -328,7 +378,7 @@ static void part_drop(lasync_consumer *c, part *pt)
 
 /* --- the memory budget ----------------------------------------------- */
 
-static size_t job_cost(const lasync_consumer *c, const rd_kafka_message_t *m)
+static size_t job_cost(const lasync_consumer *c, const msg *m)
 {
 	return c->cfg.mem_per_job + c->cfg.mem_per_byte * m->len;
 }
@@ -394,7 +444,7 @@ static void ready_remove(lasync_consumer *c, job_impl *j)
 	j->on_ready = false;
 }
 
-static void job_start(lasync_consumer *c, part *pt, rd_kafka_message_t *m)
+static void job_start(lasync_consumer *c, part *pt, msg *m)
 {
 	job_impl *j = lasync_xcalloc(1, sizeof(*j));
 	size_t klen = m->key_len < sizeof(j->pub.key) - 1 ? m->key_len
@@ -403,7 +453,8 @@ static void job_start(lasync_consumer *c, part *pt, rd_kafka_message_t *m)
 	j->c = c;
 	j->p = pt;
 	j->msg = m;
-	j->pub.msg = m;
+	j->pub.payload = m->payload;
+	j->pub.len = m->len;
 	j->pub.topic = pt->topic;
 	j->pub.partition = pt->partition;
 	j->pub.offset = m->offset;
@@ -443,7 +494,7 @@ static void job_free(lasync_consumer *c, job_impl *j)
 		part_unlink(j->p, j);
 	c->inflight--;
 	uncharge(c, j);
-	rd_kafka_message_destroy(j->msg);
+	msg_free(j->msg);
 	free(j);
 }
 
@@ -467,7 +518,7 @@ static void part_next(lasync_consumer *c, part *pt)
 	if (pt->revoking || c->stopping)
 		return;
 	while (i < pt->n_backlog && pt->n_jobs < c->cfg.max_concurrent) {
-		rd_kafka_message_t *m = pt->backlog[i];
+		msg *m = pt->backlog[i];
 
 		if (key_busy(pt, m->key, m->key_len, i)) {
 			i++;
@@ -595,7 +646,8 @@ static void job_send_dlq(lasync_consumer *c, job_impl *j)
 	char rp[16];
 	long replays = 0;
 
-	if (lasync_kafka_header(j->msg, LASYNC_H_REPLAYS, rp, sizeof(rp)))
+	if (lasync_kafka_headers_get(j->msg->hdrs, LASYNC_H_REPLAYS, rp,
+				     sizeof(rp)))
 		replays = strtol(rp, NULL, 10);
 	dl.replays = replays > 0 && replays < 1000000 ? (uint32_t)replays : 0;
 	len = lasync__v1__dead_letter__get_packed_size(&dl);
@@ -903,11 +955,11 @@ static void job_abandon(lasync_consumer *c, job_impl *j)
 		 * frees it (orphan_settle). */
 		j->orphan = true;
 		j->p = NULL;
-		rd_kafka_message_destroy(j->msg);
+		msg_free(j->msg);
 		j->msg = NULL;
 		return;
 	}
-	rd_kafka_message_destroy(j->msg);
+	msg_free(j->msg);
 	owed_free(j);
 	free(j);
 }
@@ -1213,7 +1265,7 @@ static void take(lasync_consumer *c, rd_kafka_message_t *m)
 		rd_kafka_message_destroy(m);
 		return;
 	}
-	backlog_push(c, pt, m);
+	backlog_push(c, pt, msg_copy(m));
 	if (backlog_full(c, pt))
 		part_pause(c, pt, true);
 	part_next(c, pt);

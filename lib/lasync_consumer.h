@@ -43,7 +43,8 @@ typedef enum {
 } lasync_disposition;
 
 typedef struct lasync_job {
-	const rd_kafka_message_t *msg;	/* owned by the engine */
+	const void *payload;		/* the message's value, NUL-terminated; */
+	size_t len;			/* ... owned by the engine */
 	const char *topic;
 	int32_t partition;
 	int64_t offset;

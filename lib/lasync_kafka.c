@@ -390,12 +390,20 @@ const char *lasync_kafka_header(const rd_kafka_message_t *m, const char *name,
 				char *buf, size_t len)
 {
 	rd_kafka_headers_t *h = NULL;
+
+	if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return NULL;
+	return lasync_kafka_headers_get(h, name, buf, len);
+}
+
+const char *lasync_kafka_headers_get(const rd_kafka_headers_t *h,
+				     const char *name, char *buf, size_t len)
+{
 	const void *v;
 	size_t vlen;
 
-	if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-	    rd_kafka_header_get_last(h, name, &v, &vlen) !=
-		    RD_KAFKA_RESP_ERR_NO_ERROR)
+	if (h == NULL || rd_kafka_header_get_last(h, name, &v, &vlen) !=
+				 RD_KAFKA_RESP_ERR_NO_ERROR)
 		return NULL;
 	if (vlen >= len)
 		vlen = len - 1;

@@ -129,5 +129,8 @@ int lasync_kafka_catch_up(rd_kafka_t *rk, const char *topic, int64_t start,
  * or NULL when the message has no such header */
 const char *lasync_kafka_header(const rd_kafka_message_t *m, const char *name,
 				char *buf, size_t len);
+/* lasync_kafka_headers_get - the same from a header list (NULL: none) */
+const char *lasync_kafka_headers_get(const rd_kafka_headers_t *h,
+				     const char *name, char *buf, size_t len);
 
 #endif /* LASYNC_KAFKA_H */

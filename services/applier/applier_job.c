@@ -936,12 +936,11 @@ void applier_start(void *ctx, lasync_job *job)
 	aj->job = job;
 	aj->started = lasync_now_ms();
 	lasync__v1__change_counts__init(&aj->counts);
-	aj->cs = lasync__v1__change_set__unpack(NULL, job->msg->len,
-						job->msg->payload);
+	aj->cs = lasync__v1__change_set__unpack(NULL, job->len, job->payload);
 	if (aj->cs == NULL) {
 		lasync_job_finish(job, LASYNC_DEAD, 0, "decode",
 				  "undecodable ChangeSet (%zu bytes)",
-				  job->msg->len);
+				  job->len);
 		return;
 	}
 	if (lasync_header_valid(aj->cs->header, err, sizeof(err)) != 0 ||

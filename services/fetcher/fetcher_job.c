@@ -382,11 +382,11 @@ void fetcher_start(void *ctx, lasync_job *job)
 		fj->job = job;
 		job->state = fj;
 		fj->req = lasync__v1__sync_request__unpack(
-			NULL, job->msg->len, job->msg->payload);
+			NULL, job->len, job->payload);
 		if (fj->req == NULL) {
 			lasync_job_finish(job, LASYNC_DEAD, 0, "decode",
 					  "undecodable SyncRequest (%zu bytes)",
-					  job->msg->len);
+					  job->len);
 			return;
 		}
 		if (lasync_header_valid(fj->req->header, err, sizeof(err)) !=

@@ -634,12 +634,11 @@ void mapper_start(void *ctx, lasync_job *job)
 	mapper_release(ctx, job); /* a retry starts from scratch */
 	job->state = mj;
 	mj->started = lasync_now_ms();
-	mj->snap = lasync__v1__snapshot__unpack(NULL, job->msg->len,
-						job->msg->payload);
+	mj->snap = lasync__v1__snapshot__unpack(NULL, job->len, job->payload);
 	if (mj->snap == NULL) {
 		lasync_job_finish(job, LASYNC_DEAD, 0, "decode",
 				  "undecodable Snapshot (%zu bytes)",
-				  job->msg->len);
+				  job->len);
 		goto out;
 	}
 	if (lasync_header_valid(mj->snap->header, err, sizeof(err)) != 0 ||

@@ -330,8 +330,8 @@ static bool header_ok(const Lasync__V1__Header *h, const lasync_job *job)
  * malformed (the job was dead-lettered) */
 static int decode_mail(notifier *n, lasync_job *job)
 {
-	const void *p = job->msg->payload;
-	size_t len = job->msg->len;
+	const void *p = job->payload;
+	size_t len = job->len;
 	nmail *nm = lasync_xcalloc(1, sizeof(*nm));
 
 	if (strcmp(job->topic, n->t_suggestions) == 0) {
@@ -415,7 +415,7 @@ static void add_open(void *ctx, const nstatus *st)
 static void resolve(notifier *n, lasync_job *job)
 {
 	Lasync__V1__ChangeSet *cs = lasync__v1__change_set__unpack(
-		NULL, job->msg->len, job->msg->payload);
+		NULL, job->len, job->payload);
 	opens o = {json_object()};
 	size_t matched = 0, resolved = 0;
 	int64_t now = lasync_now_ms();
@@ -431,7 +431,7 @@ static void resolve(notifier *n, lasync_job *job)
 			    "tenant=%s partition=%d offset=%lld bytes=%zu "
 			    "reason=undecodable",
 			    job->key, (int)job->partition,
-			    (long long)job->offset, job->msg->len);
+			    (long long)job->offset, job->len);
 		lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
 		return;
 	}

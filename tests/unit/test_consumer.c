@@ -194,6 +194,11 @@ static void op_start(void *ctx, lasync_job *job)
 {
 	harness *h = ctx;
 
+	/* the engine's own NUL-terminated copy of the (text) value */
+	assert_non_null(job->payload);
+	assert_true(job->len > 0);
+	assert_int_equal(strlen(job->payload), job->len);
+
 	logf_(h, "start %d:%lld#%u", (int)job->partition,
 	      (long long)job->offset, job->attempt);
 	h->running[job->partition]++;
