@@ -1341,8 +1341,14 @@ int64_t lasync_consumer_lag(lasync_consumer *c)
 	rd_kafka_topic_partition_list_t *l;
 	int64_t lag = 0;
 
-	if (c->n_parts == 0)
+	if (c->n_parts == 0) {
+		/* no partitions, nothing behind: a sample all the same, so
+		 * the family is there from the first computation on */
+		for (size_t t = 0; t < c->cfg.n_topics; t++)
+			lasync_metric_set(m_lag, 0, c->cfg.group_id,
+					  c->cfg.topics[t]);
 		return 0;
+	}
 	l = rd_kafka_topic_partition_list_new((int)c->n_parts);
 	for (size_t i = 0; i < c->n_parts; i++)
 		rd_kafka_topic_partition_list_add(l, c->parts[i]->topic,
