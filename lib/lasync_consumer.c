@@ -226,17 +226,15 @@ static msg *msg_copy(rd_kafka_message_t *m)
 {
 	msg *x = lasync_xcalloc(1, sizeof(*x));
 
+	/* lasync_xstrndup copies exactly n bytes (NULs included) and ends
+	 * them with one */
 	x->offset = m->offset;
 	if (m->key != NULL) {
-		x->key = lasync_xmalloc(m->key_len + 1);
-		memcpy(x->key, m->key, m->key_len);
-		x->key[m->key_len] = '\0';
+		x->key = lasync_xstrndup(m->key, m->key_len);
 		x->key_len = m->key_len;
 	}
 	if (m->payload != NULL) {
-		x->payload = lasync_xmalloc(m->len + 1);
-		memcpy(x->payload, m->payload, m->len);
-		x->payload[m->len] = '\0';
+		x->payload = (uint8_t *)lasync_xstrndup(m->payload, m->len);
 		x->len = m->len;
 	}
 	if (rd_kafka_message_detach_headers(m, &x->hdrs) !=
@@ -1341,14 +1339,10 @@ int64_t lasync_consumer_lag(lasync_consumer *c)
 	rd_kafka_topic_partition_list_t *l;
 	int64_t lag = 0;
 
-	if (c->n_parts == 0) {
-		/* no partitions, nothing behind: a sample all the same, so
-		 * the family is there from the first computation on */
-		for (size_t t = 0; t < c->cfg.n_topics; t++)
-			lasync_metric_set(m_lag, 0, c->cfg.group_id,
-					  c->cfg.topics[t]);
-		return 0;
-	}
+	/* no partitions, nothing behind: still a sample (0), so the family
+	 * is there from the first computation on */
+	if (c->n_parts == 0)
+		goto publish;
 	l = rd_kafka_topic_partition_list_new((int)c->n_parts);
 	for (size_t i = 0; i < c->n_parts; i++)
 		rd_kafka_topic_partition_list_add(l, c->parts[i]->topic,
@@ -1377,6 +1371,7 @@ int64_t lasync_consumer_lag(lasync_consumer *c)
 			lag += behind;
 	}
 	rd_kafka_topic_partition_list_destroy(l);
+publish:
 	for (size_t t = 0; t < c->cfg.n_topics; t++)
 		lasync_metric_set(m_lag, (double)lag, c->cfg.group_id,
 				  c->cfg.topics[t]);
