@@ -148,7 +148,7 @@ struct lasync_consumer {
 };
 
 static lasync_metric *m_jobs, *m_dlq, *m_retries, *m_lag, *m_mem, *m_waits,
-	*m_backlog;
+	*m_backlog, *m_parts;
 
 static void metrics_init(void)
 {
@@ -180,6 +180,10 @@ static void metrics_init(void)
 					"front of the jobs, outside their "
 					"estimate), by consumer group",
 					"group");
+	m_parts = lasync_metric_gauge("lasync_consumer_partitions",
+				      "Partitions this member of the consumer "
+				      "group holds now, by consumer group",
+				      "group");
 	m_waits = lasync_metric_counter("lasync_jobs_budget_waits_total",
 					"Times a job had to wait for the "
 					"memory budget, by consumer group",
@@ -211,6 +215,7 @@ static part *part_add(lasync_consumer *c, const char *topic, int32_t p)
 	pt->done_max = -1;
 	lasync_grow(&c->parts, &c->cap_parts, c->n_parts + 1);
 	c->parts[c->n_parts++] = pt;
+	lasync_metric_set(m_parts, (double)c->n_parts, c->cfg.group_id);
 	return pt;
 }
 
@@ -368,6 +373,7 @@ static void part_drop(lasync_consumer *c, part *pt)
 			break;
 		}
 	}
+	lasync_metric_set(m_parts, (double)c->n_parts, c->cfg.group_id);
 	free(pt->backlog);
 	free(pt->jobs);
 	free(pt->topic);
@@ -1153,6 +1159,7 @@ lasync_consumer *lasync_consumer_new(const lasync_consumer_cfg *cfg,
 	if (c->cfg.max_concurrent == 0)
 		c->cfg.max_concurrent = 1;
 	c->stage = lasync_xstrdup(cfg->stage);
+	lasync_metric_set(m_parts, 0, c->cfg.group_id);
 	c->prod = producer;
 	c->ops = ops;
 	c->ctx = ctx;

@@ -579,16 +579,19 @@ def test_scaling_per_vendor(pipeline):
     try:
         for s in schools:
             pipeline.ctl("tenant", "put", str(s.file))
+        group = f"{pipeline.prefix}-fetcher-esis"
+
+        # Each member holds a partition of its own (what an operator reads
+        # off lasync_consumer_partitions after scaling out); only then do
+        # the requests go out, so the split is the group's, not the race's.
+        def both_assigned():
+            held = [metric_sum(pipeline.daemons[f].metrics(), "lasync_consumer_partitions",
+                               group=group) for f in (f1, f2)]
+            return all(h >= 1 for h in held) and sum(held) == PARTITIONS
+        wait_until(both_assigned, 60, "both ESIS fetchers holding a partition")
         for _ in range(3):
             for s in schools:
                 pipeline.ctl("sync", s.tenant)
-        group = f"{pipeline.prefix}-fetcher-esis"
-
-        def both_assigned():
-            m1_, m2_ = pipeline.daemons[f1].metrics(), pipeline.daemons[f2].metrics()
-            return all(any(n == "lasync_consumer_lag" and dict(lab).get("group") == group
-                           for (n, lab) in m) for m in (m1_, m2_))
-        wait_until(both_assigned, 60, "both ESIS fetchers in the group")
         for s in schools:
             pipeline.sync(s.tenant, wait=600)
         due = rb.run("lasyncctl sync --due --dry-run")

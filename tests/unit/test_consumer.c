@@ -1452,6 +1452,23 @@ static int dones(const harness *a, const harness *b, int p, int o)
 	return n;
 }
 
+/* expect_metric - the exposition text has this line */
+static void expect_metric(const char *fmt, ...)
+{
+	char line[256], *m = lasync_metrics_render();
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (strstr(m, line) == NULL) {
+		print_error("no \"%s\" in the metrics:\n%s", line, m);
+		free(m);
+		fail();
+	}
+	free(m);
+}
+
 /* A second member joins while the first has a job in flight in every
  * partition: cooperative-sticky moves one partition to it.  The revoked
  * job is abandoned after the drain time and redone by the new owner;
@@ -1464,6 +1481,8 @@ static void test_rebalance_moves_partition(void **state)
 
 	(void)state;
 	WAIT(a, two_held, "a held job in each partition");
+	/* the operator sees how many partitions the member holds */
+	expect_metric("lasync_consumer_partitions{group=\"%s\"} 2\n", a->group);
 	release_held(a, LASYNC_DONE);
 	WAIT(a, two_held, "the second job in each partition");
 	b = peer = peer_of(a);
@@ -1517,6 +1536,7 @@ static void test_rebalance_moves_partition(void **state)
 	close_consumer(b);
 	expect_committed(b, 0, 6);
 	expect_committed(b, 1, 6);
+	expect_metric("lasync_consumer_partitions{group=\"%s\"} 0\n", b->group);
 	teardown_harness(b);
 	peer = NULL;
 	done_with(SC_REBALANCE);
@@ -1762,17 +1782,8 @@ static bool one_held_a_while(harness *h)
 /* expect_backlog_gauge - the metric says what the consumer holds */
 static void expect_backlog_gauge(harness *h)
 {
-	char line[256], *m = lasync_metrics_render();
-
-	snprintf(line, sizeof(line),
-		 "lasync_consumer_backlog_bytes{group=\"%s\"} %zu\n",
-		 h->cfg.group_id, lasync_consumer_backlog_bytes(h->c));
-	if (strstr(m, line) == NULL) {
-		print_error("no \"%s\" in the metrics:\n%s", line, m);
-		free(m);
-		fail();
-	}
-	free(m);
+	expect_metric("lasync_consumer_backlog_bytes{group=\"%s\"} %zu\n",
+		      h->cfg.group_id, lasync_consumer_backlog_bytes(h->c));
 }
 
 /* fetched messages not started pause the partition past an eighth of the
