@@ -124,7 +124,8 @@ const char *applier_bulk_batch_body(applier_bulk_batch *b, size_t *len);
 /* The result of one operation in a BulkResponse. */
 typedef struct applier_bulk_reply {
 	long status;		/* 0: the response has none for it */
-	json_t *response;	/* the portal's body for it, or NULL */
+	char *id;		/* 2xx: the "id" of its response, or NULL */
+	json_t *error;		/* not 2xx: the portal's body for it, or NULL */
 	char *location;
 } applier_bulk_reply;
 

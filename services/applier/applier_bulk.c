@@ -168,7 +168,8 @@ const char *applier_bulk_batch_body(applier_bulk_batch *b, size_t *len)
 
 void applier_bulk_reply_clear(applier_bulk_reply *r)
 {
-	json_decref(r->response);
+	free(r->id);
+	json_decref(r->error);
 	free(r->location);
 	memset(r, 0, sizeof(*r));
 }
@@ -216,6 +217,7 @@ int applier_bulk_parse(const char *body, size_t len,
 	json_array_foreach(ops, i, e) {
 		const char *bid = json_string_value(json_object_get(e, "bulkId"));
 		json_t *at = bid ? json_object_get(index, bid) : NULL;
+		json_t *resp;
 		const char *loc;
 		size_t k;
 
@@ -227,9 +229,19 @@ int applier_bulk_parse(const char *body, size_t len,
 		out[k].status = parse_status(json_object_get(e, "status"));
 		if (out[k].status == 0)
 			continue; /* no usable status: as if missing */
-		if (json_is_object(json_object_get(e, "response")))
-			out[k].response = json_incref(
-				json_object_get(e, "response"));
+		/* Of a success only the id is used; the rest of the created
+		 * resource goes with the document, now, not after every
+		 * operation of the Bulk has read its result. */
+		resp = json_object_get(e, "response");
+		if (out[k].status >= 200 && out[k].status < 300) {
+			const char *rid =
+				json_string_value(json_object_get(resp, "id"));
+
+			if (rid != NULL)
+				out[k].id = lasync_xstrdup(rid);
+		} else if (json_is_object(resp)) {
+			out[k].error = json_incref(resp);
+		}
 		loc = json_string_value(json_object_get(e, "location"));
 		if (loc != NULL)
 			out[k].location = lasync_xstrdup(loc);
@@ -278,18 +290,19 @@ void applier_bulk_result(const applier_bulk_reply *rep, const json_t *data,
 		/* A created resource: what was sent, under the id the portal
 		 * gave (its response when it sent one, else its location). */
 		json_t *doc = json_deep_copy(data);
-		const char *rid = json_string_value(
-			json_object_get(rep->response, "id"));
-		char *lid = rid ? NULL : location_id(rep->location);
+		char *lid = rep->id ? NULL : location_id(rep->location);
 
-		if (rid != NULL || lid != NULL)
+		if (rep->id != NULL || lid != NULL)
 			json_object_set_new(doc, "id",
-					    json_string(rid ? rid : lid));
+					    json_string(rep->id ? rep->id
+								: lid));
 		free(lid);
 		*text = json_dumps(doc, JSON_COMPACT);
 		json_decref(doc);
-	} else if (rep->response != NULL) {
-		*text = json_dumps(rep->response, JSON_COMPACT);
+	} else if (rep->error != NULL) {
+		/* A success other than a create needs no body (what a single
+		 * PATCH gets back is not read either). */
+		*text = json_dumps(rep->error, JSON_COMPACT);
 	}
 	r->body = *text ? *text : "";
 	r->len = *text ? strlen(*text) : 0;
