@@ -1147,7 +1147,13 @@ lasync_consumer *lasync_consumer_new(const lasync_consumer_cfg *cfg,
 	char strat[256], qkb[24];
 	size_t strat_len = sizeof(strat);
 	/* librdkafka's prefetched messages count against the budget too:
-	 * a sixteenth of it, between 1 and 32 MB */
+	 * a sixteenth of it, between 1 and 32 MB.  A fetch asks for at most
+	 * 256 KB per partition (fetch.message.max.bytes): the engine takes
+	 * the few messages its backlog has room for and drops the rest when
+	 * it pauses the partition, so with 1 MB the applier's heap briefly
+	 * held up to 16 MB of responses it mostly threw away (BENCHMARKS.md
+	 * 4).  A larger message still comes whole: librdkafka raises the
+	 * limit for it. */
 	size_t qk = cfg->mem_budget > 0 ? cfg->mem_budget / 16 / 1024 : 32768;
 
 	metrics_init();
@@ -1186,7 +1192,7 @@ lasync_consumer *lasync_consumer_new(const lasync_consumer_cfg *cfg,
 				  errlen) ||
 	    lasync_kafka_conf_set(conf, "heartbeat.interval.ms", "1000", err,
 				  errlen) ||
-	    lasync_kafka_conf_set(conf, "fetch.message.max.bytes", "1048576",
+	    lasync_kafka_conf_set(conf, "fetch.message.max.bytes", "262144",
 				  err, errlen) ||
 	    lasync_kafka_conf_set(conf, "queued.max.messages.kbytes", qkb, err,
 				  errlen) ||
