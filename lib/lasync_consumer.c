@@ -192,6 +192,12 @@ static void metrics_init(void)
 
 /* --- partitions ------------------------------------------------------ */
 
+/* parts_gauge - publish how many partitions the consumer holds */
+static void parts_gauge(const lasync_consumer *c)
+{
+	lasync_metric_set(m_parts, (double)c->n_parts, c->cfg.group_id);
+}
+
 static part *part_find(lasync_consumer *c, const char *topic, int32_t p)
 {
 	for (size_t i = 0; i < c->n_parts; i++)
@@ -215,7 +221,7 @@ static part *part_add(lasync_consumer *c, const char *topic, int32_t p)
 	pt->done_max = -1;
 	lasync_grow(&c->parts, &c->cap_parts, c->n_parts + 1);
 	c->parts[c->n_parts++] = pt;
-	lasync_metric_set(m_parts, (double)c->n_parts, c->cfg.group_id);
+	parts_gauge(c);
 	return pt;
 }
 
@@ -373,7 +379,7 @@ static void part_drop(lasync_consumer *c, part *pt)
 			break;
 		}
 	}
-	lasync_metric_set(m_parts, (double)c->n_parts, c->cfg.group_id);
+	parts_gauge(c);
 	free(pt->backlog);
 	free(pt->jobs);
 	free(pt->topic);
@@ -1165,7 +1171,7 @@ lasync_consumer *lasync_consumer_new(const lasync_consumer_cfg *cfg,
 	if (c->cfg.max_concurrent == 0)
 		c->cfg.max_concurrent = 1;
 	c->stage = lasync_xstrdup(cfg->stage);
-	lasync_metric_set(m_parts, 0, c->cfg.group_id);
+	parts_gauge(c);
 	c->prod = producer;
 	c->ops = ops;
 	c->ctx = ctx;

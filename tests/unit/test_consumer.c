@@ -985,6 +985,23 @@ static void test_close_abandons_unacked_done(void **state)
 	done_with(SC_UNACKED);
 }
 
+/* expect_metric - the exposition text has this line */
+static void expect_metric(const char *fmt, ...)
+{
+	char line[256], *m = lasync_metrics_render();
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (strstr(m, line) == NULL) {
+		print_error("no \"%s\" in the metrics:\n%s", line, m);
+		free(m);
+		fail();
+	}
+	free(m);
+}
+
 /* acked returning -1 turns DONE into RETRY */
 static void test_acked_failure_retries(void **state)
 {
@@ -993,7 +1010,6 @@ static void test_acked_failure_retries(void **state)
 		"start 0:0#1", "finish 0:0 DONE", "acked 0:0 fail",
 		"start 0:0#2", "finish 0:0 DONE", "acked 0:0", "release 0:0",
 	};
-	char *m, line[256];
 
 	(void)state;
 	WAIT(h, acked_0, "offset 0 acknowledged");
@@ -1005,12 +1021,8 @@ static void test_acked_failure_retries(void **state)
 	}
 	for (size_t i = 0; i < h->n_log; i++)
 		assert_string_equal(h->log[i], want[i]);
-	m = lasync_metrics_render();
-	snprintf(line, sizeof(line),
-		 "lasync_retries_total{topic=\"%s\",class=\"after_ack\"} 1\n",
-		 h->topic);
-	assert_non_null(strstr(m, line));
-	free(m);
+	expect_metric("lasync_retries_total{topic=\"%s\",class=\"after_ack\"} 1\n",
+		      h->topic);
 	close_consumer(h);
 	expect_committed(h, 0, 1);
 	done_with(SC_ACKFAIL);
@@ -1202,7 +1214,6 @@ static void check_dead_letter(harness *h, const char *cls,
 static void test_exhausted_retries_dead_letter(void **state)
 {
 	harness *h = H[SC_EXHAUST];
-	char *m, line[256];
 
 	(void)state;
 	WAIT(h, released_0_1, "offset 1 done");
@@ -1221,12 +1232,8 @@ static void test_exhausted_retries_dead_letter(void **state)
 	check_dead_letter(h, "scim_5xx", "3",
 			  "retries exhausted after 3 attempts: HTTP 503");
 	expect_committed(h, 0, 2);
-	m = lasync_metrics_render();
-	snprintf(line, sizeof(line),
-		 "lasync_dlq_total{topic=\"%s\",class=\"scim_5xx\"} 1\n",
-		 h->topic);
-	assert_non_null(strstr(m, line));
-	free(m);
+	expect_metric("lasync_dlq_total{topic=\"%s\",class=\"scim_5xx\"} 1\n",
+		      h->topic);
 	done_with(SC_EXHAUST);
 }
 
@@ -1450,23 +1457,6 @@ static int dones(const harness *a, const harness *b, int p, int o)
 	for (size_t i = 0; i < b->n_log; i++)
 		n += strcmp(b->log[i], want) == 0;
 	return n;
-}
-
-/* expect_metric - the exposition text has this line */
-static void expect_metric(const char *fmt, ...)
-{
-	char line[256], *m = lasync_metrics_render();
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (strstr(m, line) == NULL) {
-		print_error("no \"%s\" in the metrics:\n%s", line, m);
-		free(m);
-		fail();
-	}
-	free(m);
 }
 
 /* A second member joins while the first has a job in flight in every
