@@ -111,10 +111,11 @@ typedef enum {
 
 applier_bulk_batch *applier_bulk_batch_new(const applier_bulk_limits *l);
 void applier_bulk_batch_free(applier_bulk_batch *b);
-/* applier_bulk_batch_add - one operation (data may be NULL) */
+/* applier_bulk_batch_add - one operation (data: its compact JSON, or
+ * NULL) */
 bulk_add applier_bulk_batch_add(applier_bulk_batch *b, const char *method,
 				const char *path, const char *bulk_id,
-				const json_t *data);
+				const char *data);
 size_t applier_bulk_batch_count(const applier_bulk_batch *b);
 /* applier_bulk_batch_bytes - the size of the BulkRequest as it stands */
 size_t applier_bulk_batch_bytes(const applier_bulk_batch *b);
@@ -136,9 +137,9 @@ int applier_bulk_parse(const char *body, size_t len,
 		       applier_bulk_reply *out, char *err, size_t errlen);
 void applier_bulk_reply_clear(applier_bulk_reply *r);
 /* applier_bulk_result - the result a single request would have given for
- * rep (data: what a POST sent, else NULL); *text backs r->body, the
- * caller frees it */
-void applier_bulk_result(const applier_bulk_reply *rep, const json_t *data,
+ * rep (data: the JSON object a POST sent, else NULL); *text backs
+ * r->body, the caller frees it */
+void applier_bulk_result(const applier_bulk_reply *rep, const char *data,
 			 lasync_http_result *r, char **text);
 
 typedef struct applier_bulker applier_bulker;
@@ -305,6 +306,10 @@ int applier_vendor(ajob *aj);
 lasync_http_xfer *applier_request(ajob *aj, const char *method,
 				  const char *url, const json_t *body,
 				  lasync_http_done_fn fn, void *ctx);
+/* applier_request_text - the same with the body as JSON text (or NULL) */
+lasync_http_xfer *applier_request_text(ajob *aj, const char *method,
+				       const char *url, const char *body,
+				       lasync_http_done_fn fn, void *ctx);
 
 /* applier_job_op_done - an operation finished; writes is the number of
  * portal writes it made */

@@ -122,23 +122,22 @@ size_t applier_bulk_batch_bytes(const applier_bulk_batch *b)
 
 bulk_add applier_bulk_batch_add(applier_bulk_batch *b, const char *method,
 				const char *path, const char *bulk_id,
-				const json_t *data)
+				const char *data)
 {
 	json_t *op = json_pack("{s:s,s:s,s:s}", "method", method, "path", path,
 			       "bulkId", bulk_id);
-	char *text;
-	size_t tlen, need;
+	char *head = json_dumps(op, JSON_COMPACT);
+	size_t hlen, dlen = data ? strlen(data) : 0, tlen, need;
 
-	if (data != NULL)
-		json_object_set(op, "data", (json_t *)data);
-	text = json_dumps(op, JSON_COMPACT);
 	json_decref(op);
-	if (text == NULL)
+	if (head == NULL)
 		lasync_panic_oom();
-	tlen = strlen(text);
+	/* {"method":..,"bulkId":..} and, before its '}', ,"data":<data> */
+	hlen = strlen(head) - 1;
+	tlen = hlen + (data ? strlen(",\"data\":") + dlen : 0) + 1;
 	need = b->len + (b->n > 0) + tlen + strlen(BULK_SUFFIX);
 	if (b->n >= b->lim.max_ops || need > b->lim.max_payload) {
-		free(text);
+		free(head);
 		return b->n == 0 ? BULK_TOO_BIG : BULK_FULL;
 	}
 	if (need + 1 > b->cap) {
@@ -148,10 +147,18 @@ bulk_add applier_bulk_batch_add(applier_bulk_batch *b, const char *method,
 	}
 	if (b->n > 0)
 		b->buf[b->len++] = ',';
-	memcpy(b->buf + b->len, text, tlen + 1);
-	b->len += tlen;
+	memcpy(b->buf + b->len, head, hlen);
+	b->len += hlen;
+	if (data != NULL) {
+		memcpy(b->buf + b->len, ",\"data\":", strlen(",\"data\":"));
+		b->len += strlen(",\"data\":");
+		memcpy(b->buf + b->len, data, dlen);
+		b->len += dlen;
+	}
+	b->buf[b->len++] = '}';
+	b->buf[b->len] = '\0';
 	b->n++;
-	free(text);
+	free(head);
 	return BULK_ADDED;
 }
 
@@ -270,7 +277,45 @@ static char *location_id(const char *loc)
 	return lasync_xasprintf("%.*s", (int)(end - start), start);
 }
 
-void applier_bulk_result(const applier_bulk_reply *rep, const json_t *data,
+/* with_id - the JSON object data with "id": id (none when id is NULL);
+ * the id is spliced in before the closing brace, unless data may carry an
+ * "id" of its own already (a create never does), which is then replaced */
+static char *with_id(const char *data, const char *id)
+{
+	size_t dlen = strlen(data);
+	json_t *v, *doc;
+	char *q, *out;
+
+	while (dlen > 0 && data[dlen - 1] != '}')
+		dlen--;
+	if (id == NULL || dlen == 0)
+		return lasync_xstrdup(data);
+	if (strstr(data, "\"id\"") != NULL) {
+		doc = json_loads(data, 0, NULL);
+		if (json_is_object(doc)) {
+			json_object_set_new(doc, "id", json_string(id));
+			out = json_dumps(doc, JSON_COMPACT);
+			json_decref(doc);
+			if (out == NULL)
+				lasync_panic_oom();
+			return out;
+		}
+		json_decref(doc);
+	}
+	v = json_string(id);
+	q = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+	json_decref(v);
+	if (q == NULL)
+		lasync_panic_oom();
+	/* "{}" has no member for the id to follow */
+	out = lasync_xasprintf("%.*s%s\"id\":%s}", (int)(dlen - 1), data,
+			       strspn(data, " \t\r\n{") == dlen - 1 ? "" : ",",
+			       q);
+	free(q);
+	return out;
+}
+
+void applier_bulk_result(const applier_bulk_reply *rep, const char *data,
 			 lasync_http_result *r, char **text)
 {
 	memset(r, 0, sizeof(*r));
@@ -289,16 +334,10 @@ void applier_bulk_result(const applier_bulk_reply *rep, const json_t *data,
 	if (rep->status >= 200 && rep->status < 300 && data != NULL) {
 		/* A created resource: what was sent, under the id the portal
 		 * gave (its response when it sent one, else its location). */
-		json_t *doc = json_deep_copy(data);
 		char *lid = rep->id ? NULL : location_id(rep->location);
 
-		if (rep->id != NULL || lid != NULL)
-			json_object_set_new(doc, "id",
-					    json_string(rep->id ? rep->id
-								: lid));
+		*text = with_id(data, rep->id ? rep->id : lid);
 		free(lid);
-		*text = json_dumps(doc, JSON_COMPACT);
-		json_decref(doc);
 	} else if (rep->error != NULL) {
 		/* A success other than a create needs no body (what a single
 		 * PATCH gets back is not read either). */
@@ -387,7 +426,9 @@ typedef struct bulk_entry {
 	char *method;
 	char *url;
 	char *path;		/* relative to the portal base */
-	json_t *body;
+	char *body;		/* compact JSON, or NULL: text, not a jansson
+				 * tree, since a job holds every write of its
+				 * Bulks until they are answered */
 	lasync_http_done_fn fn;
 	void *ctx;
 	lasync_http_xfer **slot;
@@ -420,7 +461,7 @@ static void entry_clear(bulk_entry *e)
 	free(e->method);
 	free(e->url);
 	free(e->path);
-	json_decref(e->body);
+	free(e->body);
 }
 
 static void req_free(bulk_req *br)
@@ -478,8 +519,8 @@ bool applier_bulk_queued(const ajob *aj)
 /* send_single - one write as its own request, as without Bulk */
 static void send_single(ajob *aj, bulk_entry *e)
 {
-	*e->slot = applier_request(aj, e->method, e->url, e->body, e->fn,
-				   e->ctx);
+	*e->slot = applier_request_text(aj, e->method, e->url, e->body, e->fn,
+					e->ctx);
 	applier_count_request(aj, e->method);
 }
 
@@ -678,7 +719,8 @@ void applier_write(ajob *aj, const char *method, const char *url,
 	aj->counts.portal_writes++;
 	e.method = lasync_xstrdup(method);
 	e.url = lasync_xstrdup(url);
-	e.body = body ? json_incref((json_t *)body) : NULL;
+	if (body != NULL && (e.body = json_dumps(body, JSON_COMPACT)) == NULL)
+		lasync_panic_oom();
 	e.fn = fn;
 	e.ctx = ctx;
 	e.slot = slot;
@@ -698,11 +740,11 @@ void applier_write(ajob *aj, const char *method, const char *url,
 	e.path = lasync_xstrdup(url + blen);
 	snprintf(e.bulk_id, sizeof(e.bulk_id), "w%lu", ++b->seq);
 	added = applier_bulk_batch_add(b->batch, method, e.path, e.bulk_id,
-				       body);
+				       e.body);
 	if (added == BULK_FULL) {
 		applier_bulk_flush(aj);
 		added = applier_bulk_batch_add(b->batch, method, e.path,
-					       e.bulk_id, body);
+					       e.bulk_id, e.body);
 	}
 	if (added != BULK_ADDED) {
 		/* Larger than a whole Bulk may be: alone. */

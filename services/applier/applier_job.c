@@ -178,27 +178,37 @@ lasync_http_xfer *applier_request(ajob *aj, const char *method,
 				  const char *url, const json_t *body,
 				  lasync_http_done_fn fn, void *ctx)
 {
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	lasync_http_xfer *x;
+
+	if (body != NULL && text == NULL)
+		lasync_panic_oom();
+	x = applier_request_text(aj, method, url, text, fn, ctx);
+	free(text);
+	return x;
+}
+
+lasync_http_xfer *applier_request_text(ajob *aj, const char *method,
+				       const char *url, const char *body,
+				       lasync_http_done_fn fn, void *ctx)
+{
 	const char *hdrs[] = {aj->auth_header,
 			      "Content-Type: application/scim+json",
 			      "Accept: application/scim+json", NULL};
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	lasync_http_req_opts o = {
 		.method = method,
 		.url = url,
 		.headers = hdrs,
-		.body = text,
-		.body_len = text ? strlen(text) : 0,
+		.body = body,
+		.body_len = body ? strlen(body) : 0,
 		.timeout_ms = aj->a->timeout_ms,
 		.connect_timeout_ms = 5000,
 		.max_response = 64u * 1024u * 1024u,
 	};
-	lasync_http_xfer *x;
 
 	if (strcmp(method, "GET") == 0)
 		lasync_metric_add(m_requests, 1, method);
-	x = lasync_http_start(applier_http(aj), &o, fn, ctx);
-	free(text);
-	return x;
+	return lasync_http_start(applier_http(aj), &o, fn, ctx);
 }
 
 /* --- keys ------------------------------------------------------------ */

@@ -84,6 +84,17 @@ static void test_limits_from_service_provider_config(void **unused)
 	applier_bulk_limits_parse(NULL, &(applier_bulk_limits){0});
 }
 
+/* add_doc - applier_bulk_batch_add with the data as a jansson document */
+static bulk_add add_doc(applier_bulk_batch *b, const char *method,
+			const char *path, const char *bulk_id, const json_t *d)
+{
+	char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
+	bulk_add r = applier_bulk_batch_add(b, method, path, bulk_id, text);
+
+	free(text);
+	return r;
+}
+
 /* fill - add n creates to batches of l, sending (checking) each full one;
  * returns the number of BulkRequests, each checked against the limits and
  * parsed back: every operation once, in order */
@@ -102,7 +113,7 @@ static size_t fill(const applier_bulk_limits *l, int n, size_t pad)
 		if (!last) {
 			d = user_doc(i, pad);
 			snprintf(bid, sizeof(bid), "w%d", i);
-			r = applier_bulk_batch_add(b, "POST", "/Users", bid, d);
+			r = add_doc(b, "POST", "/Users", bid, d);
 			assert_int_not_equal(r, BULK_TOO_BIG);
 		}
 		if (last || r == BULK_FULL) {
@@ -146,7 +157,7 @@ static size_t fill(const applier_bulk_limits *l, int n, size_t pad)
 				break;
 			}
 			b = applier_bulk_batch_new(l);
-			assert_int_equal(applier_bulk_batch_add(b, "POST",
+			assert_int_equal(add_doc(b, "POST",
 								"/Users", bid, d),
 					 BULK_ADDED);
 		}
@@ -180,9 +191,9 @@ static size_t per_request(size_t pad, size_t max)
 	json_t *d = user_doc(1, pad);
 	size_t one, two;
 
-	applier_bulk_batch_add(b, "POST", "/Users", "w1", d);
+	add_doc(b, "POST", "/Users", "w1", d);
 	one = applier_bulk_batch_bytes(b);
-	applier_bulk_batch_add(b, "POST", "/Users", "w2", d);
+	add_doc(b, "POST", "/Users", "w2", d);
 	two = applier_bulk_batch_bytes(b);
 	json_decref(d);
 	applier_bulk_batch_free(b);
@@ -220,14 +231,14 @@ static void test_operation_larger_than_a_bulk(void **unused)
 
 	(void)unused;
 	/* alone it never fits: the caller sends it as a single request */
-	assert_int_equal(applier_bulk_batch_add(b, "POST", "/Users", "w1", big),
+	assert_int_equal(add_doc(b, "POST", "/Users", "w1", big),
 			 BULK_TOO_BIG);
 	assert_int_equal(applier_bulk_batch_count(b), 0);
-	assert_int_equal(applier_bulk_batch_add(b, "POST", "/Users", "w2",
+	assert_int_equal(add_doc(b, "POST", "/Users", "w2",
 						small),
 			 BULK_ADDED);
 	/* after other operations it is FULL (send those, then alone) */
-	assert_int_equal(applier_bulk_batch_add(b, "POST", "/Users", "w1", big),
+	assert_int_equal(add_doc(b, "POST", "/Users", "w1", big),
 			 BULK_FULL);
 	/* the body is still the one operation, and valid */
 	json_t *req = json_loads(applier_bulk_batch_body(b, &len), 0, NULL);
@@ -240,7 +251,7 @@ static void test_operation_larger_than_a_bulk(void **unused)
 				  "Operations", "op", "replace", "path",
 				  "active", "value", 0);
 
-	assert_int_equal(applier_bulk_batch_add(b, "PATCH", "/Users/abc", "w3",
+	assert_int_equal(add_doc(b, "PATCH", "/Users/abc", "w3",
 						patch),
 			 BULK_ADDED);
 	json_decref(req);
@@ -284,7 +295,11 @@ static int verdicts(const char *body, size_t n, const json_t *data,
 		lasync_http_result r;
 		char *text;
 
-		applier_bulk_result(&reps[i], i == 0 ? data : NULL, &r, &text);
+		char *sent = i == 0 && data ? json_dumps(data, JSON_COMPACT)
+					    : NULL;
+
+		applier_bulk_result(&reps[i], sent, &r, &text);
+		free(sent);
 		v[i] = applier_scim_judge(&r, reason[i], sizeof(reason[i]));
 		if (i == 0 && v[i] == SCIM_OK) {
 			json_t *doc = json_loadb(r.body, r.len, 0, NULL);
@@ -452,6 +467,60 @@ static void test_malformed_response(void **unused)
 	free(text);
 }
 
+/* created - the body applier_bulk_result gives a 201 for what was sent,
+ * with the portal's id (or location) */
+static json_t *created(const char *sent, const char *id, const char *loc)
+{
+	applier_bulk_reply rep = {201, id ? strdup(id) : NULL, NULL,
+				  loc ? strdup(loc) : NULL};
+	lasync_http_result r;
+	char *text;
+	json_error_t e;
+	json_t *doc;
+
+	applier_bulk_result(&rep, sent, &r, &text);
+	assert_int_equal(r.status, 201);
+	doc = json_loadb(r.body, r.len, JSON_REJECT_DUPLICATES, &e);
+	if (doc == NULL)
+		fail_msg("not JSON (%s): %.*s", e.text, (int)r.len, r.body);
+	free(text);
+	applier_bulk_reply_clear(&rep);
+	return doc;
+}
+
+static void test_created_resource_carries_the_portal_id(void **unused)
+{
+	json_t *doc;
+
+	(void)unused;
+	/* what was sent, with the id the portal gave, escaped */
+	doc = created("{\"userName\":\"lasync:x\",\"active\":true}",
+		      "a\"b\\c", NULL);
+	assert_string_equal(json_string_value(json_object_get(doc, "id")),
+			    "a\"b\\c");
+	assert_string_equal(
+		json_string_value(json_object_get(doc, "userName")),
+		"lasync:x");
+	assert_true(json_is_true(json_object_get(doc, "active")));
+	json_decref(doc);
+	/* an empty object, and the id from the location */
+	doc = created("{}", NULL, "https://p/t/v2/Users/u42");
+	assert_string_equal(json_string_value(json_object_get(doc, "id")),
+			    "u42");
+	assert_int_equal(json_object_size(doc), 1);
+	json_decref(doc);
+	/* an id in the data gives way to the portal's */
+	doc = created("{\"id\":\"mine\",\"userName\":\"u\"}", "theirs",
+		      NULL);
+	assert_string_equal(json_string_value(json_object_get(doc, "id")),
+			    "theirs");
+	json_decref(doc);
+	/* no id at all: what was sent (on_create refuses it) */
+	doc = created("{\"userName\":\"u\"}", NULL, NULL);
+	assert_null(json_object_get(doc, "id"));
+	json_decref(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -461,6 +530,7 @@ int main(void)
 		cmocka_unit_test(test_operation_larger_than_a_bulk),
 		cmocka_unit_test(test_response_maps_back_to_each_operation),
 		cmocka_unit_test(test_malformed_response),
+		cmocka_unit_test(test_created_resource_carries_the_portal_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
