@@ -78,6 +78,18 @@ static char *op_display(const Lasync__V1__Operation *op)
 }
 
 /* correlate - decide every unknown user UPSERT of the part */
+/* create_decision - {"do":"create"}, one shared, never changed document:
+ * a first import decides it for every user of the school, and a document
+ * each made the jobs' memory grow with the schools applied at once */
+static json_t *create_decision(void)
+{
+	static json_t *d;
+
+	if (d == NULL && (d = json_pack("{s:s}", "do", "create")) == NULL)
+		lasync_panic_oom();
+	return json_incref(d);
+}
+
 static void correlate(ajob *aj)
 {
 	size_t n = 0, m = json_array_size(aj->unlinked);
@@ -120,7 +132,7 @@ static void correlate(ajob *aj)
 			d = json_pack("{s:s,s:s}", "do", "link", "id",
 				      decided + 5);
 		} else if (decided != NULL && strcmp(decided, "create") == 0) {
-			d = json_pack("{s:s}", "do", "create");
+			d = create_decision();
 		} else if (out[k] >= 0) {
 			d = json_pack("{s:s,s:s}", "do", "link", "id",
 				      portal[out[k]].id);
@@ -153,7 +165,7 @@ static void correlate(ajob *aj)
 				      "name", name, "candidates", c);
 			free(name);
 		} else {
-			d = json_pack("{s:s}", "do", "create");
+			d = create_decision();
 		}
 		json_object_set_new(aj->corr, op->external_id, d);
 	}
