@@ -1,6 +1,6 @@
 /*
- * lasync_arena.c - bump allocator in chunks of 64 KiB (or larger for big
- * requests).  Not thread-safe; one arena belongs to one job.
+ * lasync_arena.c - bump allocator in chunks of 64 KiB or more (or larger
+ * for big requests).  Not thread-safe; one arena belongs to one job.
  */
 #include "lasync_arena.h"
 
@@ -21,11 +21,20 @@ struct chunk {
 struct lasync_arena {
 	struct chunk *head;
 	size_t used;
+	size_t chunk;		/* bytes per chunk */
 };
 
 lasync_arena *lasync_arena_new(void)
 {
-	return lasync_xcalloc(1, sizeof(lasync_arena));
+	return lasync_arena_new_chunk(ARENA_CHUNK);
+}
+
+lasync_arena *lasync_arena_new_chunk(size_t chunk)
+{
+	lasync_arena *a = lasync_xcalloc(1, sizeof(lasync_arena));
+
+	a->chunk = chunk < ARENA_CHUNK ? ARENA_CHUNK : chunk;
+	return a;
 }
 
 void lasync_arena_free(lasync_arena *a)
@@ -48,7 +57,7 @@ static void *take(lasync_arena *a, size_t n, size_t *taken)
 	if (need == 0)
 		need = ARENA_ALIGN;
 	if (c == NULL || c->size - c->used < need) {
-		size_t size = need > ARENA_CHUNK ? need : ARENA_CHUNK;
+		size_t size = need > a->chunk ? need : a->chunk;
 
 		c = lasync_xmalloc(sizeof(*c) + size);
 		c->size = size;
@@ -104,4 +113,22 @@ void *lasync_arena_grow(lasync_arena *a, void *old, size_t old_n,
 size_t lasync_arena_used(const lasync_arena *a)
 {
 	return a->used;
+}
+
+static void *pb_alloc(void *arena, size_t n)
+{
+	return lasync_arena_alloc(arena, n);
+}
+
+static void pb_free(void *arena, void *p)
+{
+	(void)arena;
+	(void)p;
+}
+
+void lasync_arena_protobuf(lasync_arena *a, ProtobufCAllocator *out)
+{
+	out->alloc = pb_alloc;
+	out->free = pb_free;
+	out->allocator_data = a;
 }

@@ -8,9 +8,15 @@
 
 #include <stddef.h>
 
+#include <protobuf-c/protobuf-c.h>
+
 typedef struct lasync_arena lasync_arena;
 
 lasync_arena *lasync_arena_new(void);
+/* lasync_arena_new_chunk - an arena taking memory chunk bytes at a time
+ * (at least 64 KiB): one chunk for data whose size is known roughly, which
+ * malloc serves from mmap when it is large, so freeing it gives it back */
+lasync_arena *lasync_arena_new_chunk(size_t chunk);
 void lasync_arena_free(lasync_arena *a);
 
 /* lasync_arena_alloc - n zeroed bytes, aligned for any type */
@@ -28,5 +34,10 @@ void *lasync_arena_grow(lasync_arena *a, void *old, size_t old_n,
 
 /* lasync_arena_used - bytes handed out so far (for metrics and tests) */
 size_t lasync_arena_used(const lasync_arena *a);
+
+/* lasync_arena_protobuf - a protobuf-c allocator taking from a, for
+ * *__unpack(): the message is then freed with the arena, not with
+ * *__free_unpacked() (its free does nothing) */
+void lasync_arena_protobuf(lasync_arena *a, ProtobufCAllocator *out);
 
 #endif /* LASYNC_ARENA_H */

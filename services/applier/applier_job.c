@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "applier.h"
+#include "lasync_arena.h"
 #include "lasync_clock.h"
 #include "lasync_event.h"
 #include "lasync_log.h"
@@ -64,6 +65,7 @@ typedef struct ajob_ext {
 	uint32_t carried_ops;	/* operations they did */
 	json_t *now_unsure;	/* this attempt's unanswered creates */
 	int list_page;		/* resources per listing page */
+	lasync_arena *cs_arena;	/* holds aj.cs */
 } ajob_ext;
 
 static lasync_metric *m_ops, *m_requests, *m_apply_seconds;
@@ -247,8 +249,7 @@ static void ajob_free(ajob *aj)
 	json_decref(aj->decisions);
 	free(aj->runs);
 	free(aj->done);
-	if (aj->cs)
-		lasync__v1__change_set__free_unpacked(aj->cs, NULL);
+	lasync_arena_free(((ajob_ext *)aj)->cs_arena); /* aj->cs */
 	lasync_tenant_release(aj->tenant);
 	lasync_secret_free(aj->token);
 	lasync_secret_free(aj->auth_header);
@@ -939,6 +940,7 @@ void applier_start(void *ctx, lasync_job *job)
 	char err[512] = "";
 	int64_t applied = 0;
 	bool sync_failed = false;
+	ProtobufCAllocator pba;
 
 	applier_release(ctx, job); /* a retry starts from scratch */
 	job->state = aj;
@@ -946,7 +948,14 @@ void applier_start(void *ctx, lasync_job *job)
 	aj->job = job;
 	aj->started = lasync_now_ms();
 	lasync__v1__change_counts__init(&aj->counts);
-	aj->cs = lasync__v1__change_set__unpack(NULL, job->len, job->payload);
+	/* Decoded into one arena: a job's change set is thousands of small
+	 * strings, which malloc would scatter over the heap between the other
+	 * jobs' allocations; one chunk of the size they take (measured: 2.5
+	 * times the message, at most 3) comes from mmap and goes back whole,
+	 * and pages of it never written cost nothing. */
+	x->cs_arena = lasync_arena_new_chunk(3 * job->len + 4096);
+	lasync_arena_protobuf(x->cs_arena, &pba);
+	aj->cs = lasync__v1__change_set__unpack(&pba, job->len, job->payload);
 	if (aj->cs == NULL) {
 		lasync_job_finish(job, LASYNC_DEAD, 0, "decode",
 				  "undecodable ChangeSet (%zu bytes)",
