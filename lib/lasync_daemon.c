@@ -376,7 +376,7 @@ int lasync_daemon_main(const lasync_service *svc, void *ctx, int argc,
 	static const char *const levels[] = {"debug", "info", "warn", "error",
 					     NULL};
 	lasync_daemon d;
-	char err[1024], port[16], attempts[16], backoff_max[16];
+	char err[1024], port[16], attempts[16], backoff_max[16], backlog[16];
 	int rc;
 
 	memset(&d, 0, sizeof(d));
@@ -387,6 +387,8 @@ int lasync_daemon_main(const lasync_service *svc, void *ctx, int argc,
 		 svc->max_attempts > 0 ? svc->max_attempts : 6);
 	snprintf(backoff_max, sizeof(backoff_max), "%d",
 		 svc->backoff_max_ms > 0 ? svc->backoff_max_ms : 60000);
+	snprintf(backlog, sizeof(backlog), "%d",
+		 svc->max_backlog > 0 ? svc->max_backlog : 16);
 	const lasync_param common[] = {
 		{"kafka-brokers", LASYNC_PARAM_STRING, NULL,
 		 "Kafka bootstrap servers (host:port,...)", &d.brokers, 0, 0,
@@ -426,7 +428,7 @@ int lasync_daemon_main(const lasync_service *svc, void *ctx, int argc,
 		{"drain-ms", LASYNC_PARAM_INT, "3000",
 		 "grace for in-flight work on revocation and shutdown",
 		 &d.drain_ms, 0, 600000, false, false, NULL},
-		{"max-backlog", LASYNC_PARAM_INT, "16",
+		{"max-backlog", LASYNC_PARAM_INT, backlog,
 		 "fetched messages per partition before pausing it",
 		 &d.max_backlog, 1, 100000, false, false, NULL},
 		{"jobs-per-partition", LASYNC_PARAM_INT, "8",

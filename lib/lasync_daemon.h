@@ -45,6 +45,10 @@ typedef struct lasync_service {
 	 * dead-letters (the notifier outlasts an SMTP outage of hours) */
 	int max_attempts;
 	int backoff_max_ms;
+	/* default of --max-backlog (0: 16): the messages fetched per
+	 * partition ahead of its jobs, enough to keep the next job ready
+	 * while more are fetched; jobs that take seconds need fewer */
+	int max_backlog;
 	bool uses_redis;
 	/* the memory a job is estimated to need while it runs:
 	 * mem_per_job + mem_per_byte * its message's bytes, measured per

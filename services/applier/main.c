@@ -15,6 +15,11 @@ int main(int argc, char **argv)
 		.name = "applier",
 		.params = applier_params(a),
 		.http_port = 9103,
+		/* A part takes seconds of portal round trips, so a few change
+		 * sets per partition keep its next jobs ready; 16 held ~10 MB
+		 * more with 1,000 schools waiting than with 100, for nothing
+		 * (BENCHMARKS.md §4). */
+		.max_backlog = 4,
 		.uses_redis = true,
 		/* ~7 bytes of heap per change-set byte (decoded operations,
 		 * bodies, the reconcile preload), BENCHMARKS.md §4 */
