@@ -255,6 +255,11 @@ class Deployment:
             daemon, _, vendor = name.partition("-")
             port = free_port()
             argv = [str(DAEMON_DIR / daemon / f"lasync-{daemon}"), "--http-port", str(port)]
+            # LASYNC_BENCH_WRAP_<DAEMON>: a profiler to start it under, e.g.
+            # LASYNC_BENCH_WRAP_APPLIER="heaptrack -o /tmp/applier"
+            wrap = os.environ.get(f"LASYNC_BENCH_WRAP_{daemon.upper()}")
+            if wrap:
+                argv = wrap.split() + argv
             if vendor:
                 argv += ["--vendor", vendor]
             if daemon == "notifier":
