@@ -146,8 +146,11 @@ uint8_t *lasync_zstd_compress(const void *src, size_t len, int level,
 	ZSTD_freeCCtx(cctx);
 	if (ZSTD_isError(n))
 		lasync_panic_oom(); /* only allocation can fail with a bound */
+	/* The bound is the input's size and more; the caller keeps the
+	 * frame until Kafka has it (the mapper's state waits for the change
+	 * set's delivery), so it gets back what the frame did not use. */
 	*out_len = n;
-	return dst;
+	return lasync_xrealloc(dst, n);
 }
 
 uint8_t *lasync_zstd_decompress(const void *src, size_t len, size_t max,
