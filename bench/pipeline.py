@@ -256,7 +256,8 @@ class Deployment:
             port = free_port()
             argv = [str(DAEMON_DIR / daemon / f"lasync-{daemon}"), "--http-port", str(port)]
             # LASYNC_BENCH_WRAP_<DAEMON>: a profiler to start it under, e.g.
-            # LASYNC_BENCH_WRAP_APPLIER="heaptrack -o /tmp/applier"
+            # LASYNC_BENCH_WRAP_APPLIER="heaptrack -o /tmp/applier" (that
+            # daemon's RSS figures are then the wrapper's, not its own)
             wrap = os.environ.get(f"LASYNC_BENCH_WRAP_{daemon.upper()}")
             if wrap:
                 argv = wrap.split() + argv
@@ -309,14 +310,16 @@ class Deployment:
         return out
 
     def stop(self):
+        # each daemon leads its own process group (start_new_session), so
+        # a profiler's child (LASYNC_BENCH_WRAP_*) stops with it
         for p in self.procs.values():
             if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
+                os.killpg(p.pid, signal.SIGTERM)
         for p in self.procs.values():
             try:
                 p.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                p.kill()
+                os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
         self.procs.clear()
 
