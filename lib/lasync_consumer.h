@@ -84,6 +84,11 @@ typedef struct lasync_consumer_cfg {
 	int backoff_base_ms;
 	int backoff_max_ms;
 	size_t max_backlog;		/* fetched messages per partition */
+	/* bytes a fetch asks for per partition (fetch.message.max.bytes);
+	 * 0: 256 KB.  Kafka counts them compressed, and what a fetch brings
+	 * is decompressed at once: a partition's share of a fetch is held
+	 * as this times the batches' compression ratio. */
+	size_t fetch_max_bytes;
 	unsigned max_concurrent;	/* jobs at once per partition (one per
 					 * key); 0 = 1: strictly one at a time */
 	int drain_ms;			/* in-flight grace on revoke/close */

@@ -335,6 +335,7 @@ static int setup(lasync_daemon *d, char *err, size_t errlen)
 		.backoff_base_ms = (int)d->backoff_base_ms,
 		.backoff_max_ms = (int)d->backoff_max_ms,
 		.max_backlog = (size_t)d->max_backlog,
+		.fetch_max_bytes = d->svc->fetch_max_bytes,
 		.max_concurrent = (unsigned)d->jobs_per_partition,
 		.drain_ms = (int)d->drain_ms,
 		.mem_budget = (size_t)d->memory_budget_mb << 20,

@@ -49,6 +49,9 @@ typedef struct lasync_service {
 	 * partition ahead of its jobs, enough to keep the next job ready
 	 * while more are fetched; jobs that take seconds need fewer */
 	int max_backlog;
+	/* bytes a fetch asks for per partition (0: 256 KB); Kafka counts
+	 * them compressed, the daemon holds them decompressed */
+	size_t fetch_max_bytes;
 	bool uses_redis;
 	/* the memory a job is estimated to need while it runs:
 	 * mem_per_job + mem_per_byte * its message's bytes, measured per
