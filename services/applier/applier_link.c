@@ -77,7 +77,6 @@ static char *op_display(const Lasync__V1__Operation *op)
 	return lasync_xstrdup("");
 }
 
-/* correlate - decide every unknown user UPSERT of the part */
 /* create_decision - {"do":"create"}, one shared, never changed document:
  * a first import decides it for every user of the school, and a document
  * each made the jobs' memory grow with the schools applied at once */
@@ -90,6 +89,7 @@ static json_t *create_decision(void)
 	return json_incref(d);
 }
 
+/* correlate - decide every unknown user UPSERT of the part */
 static void correlate(ajob *aj)
 {
 	size_t n = 0, m = json_array_size(aj->unlinked);
