@@ -1168,7 +1168,7 @@ lasync_consumer *lasync_consumer_new(const lasync_consumer_cfg *cfg,
 	if (c->cfg.max_attempts == 0)
 		c->cfg.max_attempts = 1;
 	if (c->cfg.max_backlog == 0)
-		c->cfg.max_backlog = 16;
+		c->cfg.max_backlog = LASYNC_DEFAULT_BACKLOG;
 	if (c->cfg.max_concurrent == 0)
 		c->cfg.max_concurrent = 1;
 	c->stage = lasync_xstrdup(cfg->stage);

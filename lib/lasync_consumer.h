@@ -72,6 +72,10 @@ typedef struct lasync_job_ops {
 	void (*release)(void *ctx, lasync_job *job);
 } lasync_job_ops;
 
+/* fetched messages a partition holds ahead of its jobs by default: enough
+ * to keep the next job ready while more are fetched */
+#define LASYNC_DEFAULT_BACKLOG 16
+
 typedef struct lasync_consumer_cfg {
 	const char *brokers;
 	const char *group_id;
@@ -83,7 +87,8 @@ typedef struct lasync_consumer_cfg {
 	unsigned max_attempts;		/* before dead-lettering (>= 1) */
 	int backoff_base_ms;
 	int backoff_max_ms;
-	size_t max_backlog;		/* fetched messages per partition */
+	size_t max_backlog;		/* fetched messages per partition;
+					 * 0: LASYNC_DEFAULT_BACKLOG */
 	/* bytes a fetch asks for per partition (fetch.message.max.bytes);
 	 * 0: 256 KB.  Kafka counts them compressed, and what a fetch brings
 	 * is decompressed at once: a partition's share of a fetch is held

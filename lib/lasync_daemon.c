@@ -389,7 +389,8 @@ int lasync_daemon_main(const lasync_service *svc, void *ctx, int argc,
 	snprintf(backoff_max, sizeof(backoff_max), "%d",
 		 svc->backoff_max_ms > 0 ? svc->backoff_max_ms : 60000);
 	snprintf(backlog, sizeof(backlog), "%d",
-		 svc->max_backlog > 0 ? svc->max_backlog : 16);
+		 svc->max_backlog > 0 ? svc->max_backlog
+					  : LASYNC_DEFAULT_BACKLOG);
 	const lasync_param common[] = {
 		{"kafka-brokers", LASYNC_PARAM_STRING, NULL,
 		 "Kafka bootstrap servers (host:port,...)", &d.brokers, 0, 0,

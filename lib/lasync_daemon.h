@@ -45,9 +45,9 @@ typedef struct lasync_service {
 	 * dead-letters (the notifier outlasts an SMTP outage of hours) */
 	int max_attempts;
 	int backoff_max_ms;
-	/* default of --max-backlog (0: 16): the messages fetched per
-	 * partition ahead of its jobs, enough to keep the next job ready
-	 * while more are fetched; jobs that take seconds need fewer */
+	/* default of --max-backlog (0: LASYNC_DEFAULT_BACKLOG): the
+	 * messages fetched per partition ahead of its jobs; jobs that take
+	 * seconds need fewer */
 	int max_backlog;
 	/* bytes a fetch asks for per partition (0: 256 KB); Kafka counts
 	 * them compressed, the daemon holds them decompressed */
