@@ -4,6 +4,7 @@
 #include "lasync_event.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -127,6 +128,37 @@ void lasync_digest_final(lasync_digest *d, char out[LASYNC_ID_LEN])
 	hex(md, 16, out);
 }
 
+/* One compression context per thread, kept: a new context for every
+ * document allocated and cleared its tables again each time, and that
+ * was half the fetcher's compression time (BENCHMARKS.md 3). */
+static pthread_key_t cctx_key;
+static pthread_once_t cctx_once = PTHREAD_ONCE_INIT;
+
+static void cctx_free(void *p)
+{
+	ZSTD_freeCCtx(p);
+}
+
+static void cctx_key_init(void)
+{
+	if (pthread_key_create(&cctx_key, cctx_free) != 0)
+		lasync_panic_oom();
+}
+
+static ZSTD_CCtx *thread_cctx(void)
+{
+	ZSTD_CCtx *cctx;
+
+	pthread_once(&cctx_once, cctx_key_init);
+	cctx = pthread_getspecific(cctx_key);
+	if (cctx == NULL) {
+		cctx = ZSTD_createCCtx();
+		if (cctx == NULL || pthread_setspecific(cctx_key, cctx) != 0)
+			lasync_panic_oom();
+	}
+	return cctx;
+}
+
 uint8_t *lasync_zstd_compress(const void *src, size_t len, int level,
 			      size_t *out_len)
 {
@@ -135,15 +167,13 @@ uint8_t *lasync_zstd_compress(const void *src, size_t len, int level,
 	 * check.crcs=false); frames without one still decompress. */
 	size_t cap = ZSTD_compressBound(len) + 4;
 	uint8_t *dst = lasync_xmalloc(cap);
-	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+	ZSTD_CCtx *cctx = thread_cctx();
 	size_t n;
 
-	if (cctx == NULL)
-		lasync_panic_oom();
+	ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
 	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
 	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
 	n = ZSTD_compress2(cctx, dst, cap, src, len);
-	ZSTD_freeCCtx(cctx);
 	if (ZSTD_isError(n))
 		lasync_panic_oom(); /* only allocation can fail with a bound */
 	/* The bound is the input's size and more; the caller keeps the

@@ -230,6 +230,56 @@ static void test_zstd_round_trip(void **state)
 	}
 }
 
+/* fresh_frame - what a new context with lasync's parameters makes of src */
+static uint8_t *fresh_frame(const void *src, size_t n, int level, size_t *len)
+{
+	ZSTD_CCtx *c = ZSTD_createCCtx();
+	size_t cap = ZSTD_compressBound(n) + 4;
+	uint8_t *dst = lasync_xmalloc(cap);
+
+	ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
+	ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+	*len = ZSTD_compress2(c, dst, cap, src, n);
+	assert_false(ZSTD_isError(*len));
+	ZSTD_freeCCtx(c);
+	return dst;
+}
+
+/* The context lasync_zstd_compress keeps per thread must not show in its
+ * frames: the mapper's fast path compares a snapshot's compressed bytes
+ * with the night before, so the same document at the same level gives
+ * the same frame whatever was compressed (larger, smaller, another
+ * level) in between. */
+static void test_zstd_kept_context_is_invisible(void **state)
+{
+	static const struct {
+		size_t size;
+		int level;
+	} seq[] = {{4096, 3},    {3u << 20, 3}, {4096, 3},	{300000, 19},
+		   {300000, 1}, {4096, 3},     {3u << 20, 3}, {21, 3}};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		uint8_t *src = pattern(seq[i].size), *got, *want;
+		size_t got_len = 0, want_len = 0;
+
+		got = lasync_zstd_compress(src, seq[i].size, seq[i].level,
+					   &got_len);
+		want = fresh_frame(src, seq[i].size, seq[i].level, &want_len);
+		if (got_len != want_len || memcmp(got, want, got_len) != 0) {
+			print_error("step %zu (%zu bytes, level %d): frame of "
+				    "%zu bytes differs from a new context's "
+				    "%zu\n",
+				    i, seq[i].size, seq[i].level, got_len,
+				    want_len);
+			fail();
+		}
+		free(want);
+		free(got);
+		free(src);
+	}
+}
+
 /* frame_without_size - a valid frame that does not declare its size */
 static uint8_t *frame_without_size(const void *src, size_t n, size_t *len)
 {
@@ -415,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_random_ids),
 		cmocka_unit_test(test_header),
 		cmocka_unit_test(test_zstd_round_trip),
+		cmocka_unit_test(test_zstd_kept_context_is_invisible),
 		cmocka_unit_test(test_zstd_errors),
 		cmocka_unit_test(test_protobuf_arena),
 	};
