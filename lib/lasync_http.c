@@ -429,6 +429,7 @@ void lasync_http_perform(lasync_http *h)
 		curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &r.seconds);
 		r.body = x->resp ? x->resp : "";
 		r.len = x->len;
+		r.xfer = x;
 		r.too_large = x->too_large;
 		r.retry_after_s = x->retry_after_s;
 		r.error = x->errbuf[0] ? x->errbuf
@@ -442,6 +443,23 @@ void lasync_http_perform(lasync_http *h)
 		xfer_free(x);
 		admit(h);
 	}
+}
+
+char *lasync_http_take_body(const lasync_http_result *r)
+{
+	lasync_http_xfer *x = r->xfer;
+	char *b;
+
+	if (x == NULL || x->resp == NULL || r->body != x->resp) {
+		b = lasync_xmalloc(r->len + 1);
+		memcpy(b, r->body, r->len);
+		b[r->len] = '\0';
+		return b;
+	}
+	b = x->resp;
+	x->resp = NULL;
+	x->len = x->cap = 0;
+	return b;
 }
 
 void lasync_http_wait(lasync_http *h, const int *fds, size_t n, int timeout_ms)

@@ -46,7 +46,14 @@ typedef struct lasync_http_result {
 	long retry_after_s;		/* Retry-After seconds, -1 if none */
 	const char *error;		/* curl's message when curl != OK */
 	double seconds;			/* total transfer time */
+	lasync_http_xfer *xfer;		/* internal: the body's owner */
 } lasync_http_result;
+
+/* lasync_http_take_body - the body of r, NUL-terminated, r->len bytes,
+ * now the caller's to free(): the transfer's own buffer when r came from
+ * lasync_http_perform (no copy), else a copy.  Only in the callback, and
+ * r->body is then the caller's buffer too. */
+char *lasync_http_take_body(const lasync_http_result *r);
 
 typedef void (*lasync_http_done_fn)(void *ctx, const lasync_http_result *r);
 

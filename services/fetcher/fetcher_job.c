@@ -295,9 +295,7 @@ static void on_response(void *ctx, const lasync_http_result *r)
 	v = fj->f->v->judge(fj->tenant, i, r, cls, sizeof(cls), reason,
 			    sizeof(reason));
 	if (v == FETCH_OK) {
-		fj->docs[i] = lasync_xmalloc(r->len + 1);
-		memcpy(fj->docs[i], r->body, r->len);
-		fj->docs[i][r->len] = '\0';
+		fj->docs[i] = lasync_http_take_body(r);
 		fj->lens[i] = r->len;
 	} else {
 		lasync_metric_add(m_fetch_fail, 1, fj->f->v->name, cls);
