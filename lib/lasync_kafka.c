@@ -25,6 +25,8 @@ struct lasync_producer {
 	int fds[2];
 	volatile int fatal;
 	char fatal_reason[512];
+	rd_kafka_topic_t **plain;	/* topics produced without compression */
+	size_t n_plain;
 };
 
 typedef struct dr_slot {
@@ -217,10 +219,41 @@ void lasync_producer_free(lasync_producer *p)
 	 * their contexts are released. */
 	rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 	rd_kafka_poll(p->rk, 0);
+	for (size_t i = 0; i < p->n_plain; i++)
+		rd_kafka_topic_destroy(p->plain[i]);
+	free(p->plain);
 	rd_kafka_destroy(p->rk);
 	close(p->fds[0]);
 	close(p->fds[1]);
 	free(p);
+}
+
+int lasync_producer_uncompressed(lasync_producer *p, const char *topic,
+				 char *err, size_t errlen)
+{
+	rd_kafka_topic_conf_t *tc = rd_kafka_topic_conf_new();
+	rd_kafka_topic_t *t;
+	char kerr[256];
+
+	if (rd_kafka_topic_conf_set(tc, "compression.codec", "none", kerr,
+				    sizeof(kerr)) != RD_KAFKA_CONF_OK) {
+		snprintf(err, errlen, "compression.codec=none for %s: %s",
+			 topic, kerr);
+		rd_kafka_topic_conf_destroy(tc);
+		return -1;
+	}
+	/* The handle made here is the one rd_kafka_producev() finds by
+	 * name later, so it must come before the topic's first message. */
+	t = rd_kafka_topic_new(p->rk, topic, tc);
+	if (t == NULL) {
+		snprintf(err, errlen, "topic %s: %s", topic,
+			 rd_kafka_err2str(rd_kafka_last_error()));
+		return -1;
+	}
+	p->plain = lasync_xrealloc(p->plain,
+				   (p->n_plain + 1) * sizeof(*p->plain));
+	p->plain[p->n_plain++] = t;
+	return 0;
 }
 
 int lasync_produce(lasync_producer *p, const char *topic, const char *key,

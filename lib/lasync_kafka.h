@@ -69,6 +69,15 @@ lasync_producer *lasync_producer_new(const char *brokers,
 				     char *err, size_t errlen);
 void lasync_producer_free(lasync_producer *p);
 
+/* lasync_producer_uncompressed - produce topic's messages without Kafka's
+ * batch compression (the producer's is zstd): for values compressed
+ * already, such as snapshots, whose documents are zstd frames.  librdkafka
+ * would compress every batch of them again, find the result no smaller
+ * and send the batch as it was: CPU for nothing.  Call before the first
+ * message to topic; -1 and err on failure. */
+int lasync_producer_uncompressed(lasync_producer *p, const char *topic,
+				 char *err, size_t errlen);
+
 /* lasync_produce - queue one message (value copied); hdrs, when given, is
  * taken over.  fn is called exactly once from lasync_producer_poll(),
  * unless this returns -1 (then never). */

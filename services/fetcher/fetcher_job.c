@@ -146,6 +146,10 @@ int fetcher_init(lasync_daemon *d, void *ctx, char *err, size_t errlen)
 	lasync_daemon_topic(d, f->topic_snap, sizeof(f->topic_snap),
 			    LASYNC_T_SNAPSHOTS, f->vendor_name);
 	lasync_daemon_declare(d, f->topic_snap, false);
+	/* A snapshot's documents are zstd frames (fetch_done) */
+	if (lasync_producer_uncompressed(lasync_daemon_producer(d),
+					 f->topic_snap, err, errlen) != 0)
+		return -1;
 	lasync_daemon_declare(d, lasync_daemon_topic(d, t, sizeof(t),
 						     LASYNC_T_RESULTS, NULL),
 			      false);
