@@ -15,18 +15,21 @@
  *                instance: retry once it expires.  Holding "sent": done.
  *   5. claimed   a status record (claims + 1), acknowledged by Kafka
  *                before anything goes to the SMTP server.
- *   6. send      SMTP.  Accepted: the local status says "sent" at once and
+ *   6. send      SMTP.  Accepted: the Redis claim becomes "sent" at once
+ *                (one round trip), then the local status says "sent" and
  *                the "sent" record is produced; the job completes when
- *                Kafka has it, and then the Redis claim becomes "sent".
- *                4xx/connection/timeout: release the claim, RETRY (the job
- *                engine owns backoff).  5xx: release, DEAD (dead-lettered
- *                with a "failed" record).
+ *                Kafka has it.  4xx/connection/timeout: release the claim,
+ *                RETRY (the job engine owns backoff).  5xx: release, DEAD
+ *                (dead-lettered with a "failed" record).
  *
- * The window left: a crash between the SMTP server's 250 and the "sent"
- * record reaching Kafka.  The next attempt finds "claimed" without "sent",
- * logs mail_resend_after_unfinished_attempt and sends again, with the same
- * Message-ID.  Nothing is done between the 250 and the produce, so the
- * window is one produce round trip wide.
+ * A crash after the claim says "sent" but before the record reached Kafka
+ * is not a resend: the next attempt (of any instance) finds "sent" in Redis
+ * at step 4 and produces the missing "sent" record instead of mailing.
+ * The window left is a crash between the SMTP server's 250 and Redis
+ * taking the SET, one Redis round trip wide (or Redis lost with it).  The
+ * next attempt then finds "claimed" without "sent", logs
+ * mail_resend_after_unfinished_attempt and sends again, with the same
+ * Message-ID.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,24 +160,14 @@ static void finish(nsend *s, lasync_disposition d, int retry_ms,
 
 /* --- 6. send --------------------------------------------------------- */
 
-/* on_smtp - the SMTP server's answer: record "sent", or retry, or die */
-static void on_smtp(void *ctx, notifier_smtp_verdict v, const char *reason)
+/* record_sent - the local status says "sent" and its record is produced
+ * with the job, which completes when Kafka has it (a failed produce is a
+ * failed delivery report: the engine retries the job) */
+static void record_sent(nsend *s)
 {
-	nsend *s = ctx;
 	char err[256];
 	nstatus st;
 
-	s->sx = NULL;
-	if (v == NOTIFIER_SMTP_TRANSIENT) {
-		finish(s, LASYNC_RETRY, 0, "smtp_transient", reason);
-		return;
-	}
-	if (v == NOTIFIER_SMTP_PERMANENT) {
-		finish(s, LASYNC_DEAD, 0, "smtp_permanent", reason);
-		return;
-	}
-	/* Accepted.  From here to the record nothing else may happen. */
-	s->sent = true;
 	base(s, &st);
 	st.mail = LASYNC__V1__MAIL_STATE__MAIL_SENT;
 	st.message_id = s->message_id;
@@ -185,6 +178,28 @@ static void on_smtp(void *ctx, notifier_smtp_verdict v, const char *reason)
 		lasync_error("mail_sent_unrecorded",
 			     "tenant=%s kind=%s ref=%s error=%s", s->job->key,
 			     s->nm->kind, s->nm->ref, lasync_q(err));
+}
+
+/* on_smtp - the SMTP server's answer: record "sent", or retry, or die */
+static void on_smtp(void *ctx, notifier_smtp_verdict v, const char *reason)
+{
+	nsend *s = ctx;
+
+	s->sx = NULL;
+	if (v == NOTIFIER_SMTP_TRANSIENT) {
+		finish(s, LASYNC_RETRY, 0, "smtp_transient", reason);
+		return;
+	}
+	if (v == NOTIFIER_SMTP_PERMANENT) {
+		finish(s, LASYNC_DEAD, 0, "smtp_permanent", reason);
+		return;
+	}
+	/* Accepted.  First the claim says so: a crash from here on is not a
+	 * resend (claim() finds "sent" and records it).  A claim left as
+	 * ours is marked again once the record is acknowledged. */
+	s->sent = true;
+	mark_sent(s);
+	record_sent(s);
 	lasync_metric_add(m_mails, 1, s->nm->kind, "sent");
 	lasync_info("mail_sent",
 		    "tenant=%s kind=%s ref=%s recipients=%zu attempt=%u "
@@ -268,11 +283,22 @@ static int claim(nsend *s)
 		return -1;
 	}
 	if (rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "sent") == 0) {
+		const nstatus *st = notifier_status_get(
+			notifier_statuses(s->n), s->job->key, s->nm->kind,
+			s->nm->ref);
+		bool recorded = st != NULL &&
+				st->mail == LASYNC__V1__MAIL_STATE__MAIL_SENT;
+
 		freeReplyObject(rep);
 		lasync_metric_add(m_mails, 1, s->nm->kind, "duplicate");
 		lasync_info("mail_already_sent",
-			    "tenant=%s kind=%s ref=%s by=redis", s->job->key,
-			    s->nm->kind, s->nm->ref);
+			    "tenant=%s kind=%s ref=%s by=redis recorded=%s",
+			    s->job->key, s->nm->kind, s->nm->ref,
+			    recorded ? "yes" : "no");
+		/* Sent by an attempt that ended before its "sent" record
+		 * reached Kafka (a crash): the record is this attempt's. */
+		if (!recorded)
+			record_sent(s);
 		lasync_job_finish(s->job, LASYNC_DONE, 0, NULL, NULL);
 		return 0;
 	}

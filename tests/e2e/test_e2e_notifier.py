@@ -363,6 +363,39 @@ def test_r21_signed_webhook_mails_once_to_managers_and_entitlement_holders(pipel
     assert_no_personal_data(pipeline)
 
 
+def test_r21_sent_in_redis_without_its_record_is_recorded_not_resent(pipeline):
+    """The state a notifier killed after the SMTP server's 250 leaves: the
+    claim in Redis already says "sent" (set before the "sent" record is
+    produced), the record never reached Kafka.  The next attempt must not
+    mail again, and must write the missing "sent" record, so lasyncctl and
+    a later restart without Redis see the e-mail as sent."""
+    p = pipeline.prefix
+    setup_notifier(pipeline)
+    sid = "s-" + uuid.uuid4().hex[:12]
+    mid = message_id("delinde", "suggestion", sid)
+    redis("SET", f"{p}:{{delinde}}:mail:suggestion:{sid}", "sent", "EX", "600")
+    st, _ = post(pipeline, "delinde", suggestion(sid))
+    assert st == 202
+    s = wait_until(lambda: next((x for x in [suggestions(pipeline, "delinde").get(sid)]
+                                 if x and x["mail"] == "sent"), None), 60,
+                   "the sent record written by the next attempt")
+    assert s["message_id"] == mid and s["recipients"] == 2
+    assert "by=redis recorded=no" in pipeline.log_text("notifier")
+    # The record is durable: a restart with Redis forgetting the claim
+    # still does not mail.
+    d = pipeline.daemons["notifier"]
+    d.signal(15)
+    assert d.wait_exit(15) == 0
+    redis("DEL", f"{p}:{{delinde}}:mail:suggestion:{sid}")
+    pipeline.restart("notifier")
+    st, _ = post(pipeline, "delinde", suggestion(sid))
+    assert st == 202
+    wait_until(lambda: "by=status" in pipeline.log_text("notifier"), 60,
+               "the replay skipped by its durable status")
+    time.sleep(1)
+    assert mails(stack_maildir(), mid) == []
+
+
 NOTIFY_RIGHT = "melding-ouder-kindgegevens"
 
 
