@@ -250,8 +250,8 @@ int lasync_producer_uncompressed(lasync_producer *p, const char *topic,
 			 rd_kafka_err2str(rd_kafka_last_error()));
 		return -1;
 	}
-	p->plain = lasync_xrealloc(p->plain,
-				   (p->n_plain + 1) * sizeof(*p->plain));
+	p->plain = lasync_xreallocarray(p->plain, p->n_plain + 1,
+					sizeof(*p->plain));
 	p->plain[p->n_plain++] = t;
 	return 0;
 }
