@@ -4,8 +4,8 @@
  * under the same rules as the mapper's parser: no entities, no DTD, no
  * network.
  */
-#define _GNU_SOURCE 1 /* memmem */
 #include <libxml/xmlreader.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,12 +41,10 @@ static void copy_text(xmlTextReaderPtr r, char *out, size_t len)
 bool fetcher_soap_fault(const char *body, size_t len, fetcher_fault *f)
 {
 	xmlTextReaderPtr r;
-	bool fault = false;
+	bool fault = false, in_body = false;
 
 	memset(f, 0, sizeof(*f));
-	/* memmem: glibc's is vectorised; every LAS document is scanned */
-	if (len == 0 || len > 1024 * 1024 ||
-	    memmem(body, len, "Fault", 5) == NULL)
+	if (len == 0 || len > INT_MAX)
 		return false;
 	r = xmlReaderForMemory(body, (int)len, NULL, NULL,
 			       XML_PARSE_NONET | XML_PARSE_NOERROR |
@@ -54,23 +52,45 @@ bool fetcher_soap_fault(const char *body, size_t len, fetcher_fault *f)
 	if (r == NULL)
 		return false;
 	xmlTextReaderSetStructuredErrorHandler(r, silent, NULL);
+	/* A SOAP fault is the first element of the Body (SOAP 1.1 §4.4,
+	 * 1.2 §5.4): the reader stops at that element unless it is Fault,
+	 * so a document of data costs its envelope's first lines, not a
+	 * scan of every byte. */
 	while (xmlTextReaderRead(r) == 1) {
 		if (xmlTextReaderNodeType(r) == XML_READER_TYPE_DOCUMENT_TYPE)
 			break; /* never expand a DTD */
 		if (xmlTextReaderNodeType(r) != XML_READER_TYPE_ELEMENT)
 			continue;
 		const char *n = (const char *)xmlTextReaderConstLocalName(r);
+		int depth = xmlTextReaderDepth(r);
 
-		if (strcmp(n, "Fault") == 0)
+		if (depth == 0) {
+			if (strcmp(n, "Envelope") != 0)
+				break; /* not SOAP */
+			continue;
+		}
+		if (!in_body) {
+			if (depth == 1 && strcmp(n, "Body") == 0)
+				in_body = true;
+			else if (depth == 1 && strcmp(n, "Header") != 0)
+				break;
+			continue;
+		}
+		if (depth == 2) {
+			if (fault || strcmp(n, "Fault") != 0)
+				break; /* data, or what follows the Fault */
 			fault = true;
-		else if (fault && strcmp(n, "faultcode") == 0)
+		} else if (!fault) {
+			break;
+		} else if (strcmp(n, "faultcode") == 0) {
 			copy_text(r, f->faultcode, sizeof(f->faultcode));
-		else if (fault && strcmp(n, "faultstring") == 0)
+		} else if (strcmp(n, "faultstring") == 0) {
 			copy_text(r, f->faultstring, sizeof(f->faultstring));
-		else if (fault && strcmp(n, "code") == 0)
+		} else if (strcmp(n, "code") == 0) {
 			copy_text(r, f->code, sizeof(f->code));
-		else if (fault && strcmp(n, "koppeling") == 0)
+		} else if (strcmp(n, "koppeling") == 0) {
 			copy_text(r, f->label, sizeof(f->label));
+		}
 	}
 	xmlFreeTextReader(r);
 	/* "soap:Server" -> "Server" */

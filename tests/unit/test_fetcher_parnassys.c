@@ -247,11 +247,76 @@ static void test_judge(void **state)
 			 sizeof(cases) / sizeof(cases[0]));
 }
 
+/* fetcher_soap_fault reads only up to the Body's first element: a Fault
+ * there is found whatever the document's size and whatever precedes it in
+ * a Header; an element named Fault inside data, or outside a SOAP
+ * envelope, is not a fault. */
+static void test_fault_is_the_bodys_first_element(void **state)
+{
+	static const char head[] =
+		"<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://schemas."
+		"xmlsoap.org/soap/envelope/\">";
+	fetcher_fault f;
+	char *big;
+	size_t n = 3u << 20, at;
+
+	(void)state;
+	assert_true(fetcher_soap_fault(PS_FAULT("Client", "x"),
+				       strlen(PS_FAULT("Client", "x")), &f));
+	assert_string_equal(f.faultcode, "Client");
+	assert_string_equal(f.faultstring, "x");
+
+#define NOT_A_FAULT(doc) assert_false(fetcher_soap_fault(doc, strlen(doc), &f))
+	/* Data that mentions Fault, as text or as an element of its own. */
+	NOT_A_FAULT(OK_BODY);
+	NOT_A_FAULT("<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"x\"><s:Body>"
+		    "<getLeerlingenResponse><Fault><faultstring>no"
+		    "</faultstring></Fault></getLeerlingenResponse></s:Body>"
+		    "</s:Envelope>");
+	NOT_A_FAULT("<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"x\"><s:Body>"
+		    "<r/><s:Fault><faultstring>late</faultstring></s:Fault>"
+		    "</s:Body></s:Envelope>");
+	NOT_A_FAULT("<html><body><Fault>502 Bad Gateway</Fault></body></html>");
+	NOT_A_FAULT("<s:Envelope xmlns:s=\"x\"><Other/><s:Body><s:Fault/>"
+		    "</s:Body></s:Envelope>");
+	NOT_A_FAULT("not xml at all, Fault");
+#undef NOT_A_FAULT
+
+	/* A Header first; whitespace and a comment before the Fault. */
+	static const char hdr[] =
+		"<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"x\"><s:Header>"
+		"<t:trace xmlns:t=\"y\"><t:Fault>header</t:Fault></t:trace>"
+		"</s:Header><s:Body>\n <!-- c --> <s:Fault><faultcode>s:Server"
+		"</faultcode><faultstring>Onderhoud</faultstring></s:Fault>"
+		"</s:Body></s:Envelope>";
+	assert_true(fetcher_soap_fault(hdr, strlen(hdr), &f));
+	assert_string_equal(f.faultcode, "Server");
+	assert_string_equal(f.faultstring, "Onderhoud");
+
+	/* 3 MB: a Fault with a large detail is one; data with an element
+	 * named Fault at its end is not. */
+	big = malloc(n + 1);
+	assert_non_null(big);
+	at = (size_t)snprintf(big, n, "%s<s:Body><s:Fault><faultstring>big"
+				      "</faultstring><detail>", head);
+	memset(big + at, 'a', n - at);
+	strcpy(big + n - 64, "</detail></s:Fault></s:Body></s:Envelope>");
+	assert_true(fetcher_soap_fault(big, strlen(big), &f));
+	assert_string_equal(f.faultstring, "big");
+	at = (size_t)snprintf(big, n, "%s<s:Body><r><d>", head);
+	memset(big + at, 'a', n - at);
+	strcpy(big + n - 96, "</d><Fault><faultstring>no</faultstring></Fault>"
+			     "</r></s:Body></s:Envelope>");
+	assert_false(fetcher_soap_fault(big, strlen(big), &f));
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vendor_registered),
 		cmocka_unit_test(test_judge),
+		cmocka_unit_test(test_fault_is_the_bodys_first_element),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
