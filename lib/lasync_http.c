@@ -213,7 +213,17 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
 	}
 	if (x->len + n + 1 > x->cap) {
 		size_t nc = x->cap ? x->cap : 16384;
+		curl_off_t cl = -1;
 
+		/* The first chunk: a Content-Length (within the ceiling)
+		 * sizes the buffer once, instead of a chain of reallocs
+		 * that each move or remap what came so far.  Encoded
+		 * bodies outgrow it and grow as before. */
+		if (x->cap == 0 &&
+		    curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
+				      &cl) == CURLE_OK &&
+		    cl > 0 && (size_t)cl < x->max && (size_t)cl + 1 > nc)
+			nc = (size_t)cl + 1;
 		while (nc < x->len + n + 1)
 			nc *= 2;
 		x->resp = lasync_xrealloc(x->resp, nc);
