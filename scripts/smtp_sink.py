@@ -4,7 +4,7 @@
 SYNOPSIS
     smtp_sink.py --port PORT --maildir DIR [--host 127.0.0.1]
                  [--starttls CERT KEY] [--auth USER:PASSWORD]
-                 [--fail-data CODE:COUNT]
+                 [--fail-data CODE:COUNT] [--delay-data SECONDS]
 
 DESCRIPTION
     The development stack's mail server (scripts/stack.sh, component "smtp"),
@@ -34,6 +34,10 @@ DESCRIPTION
                           answer the next COUNT DATA commands with CODE (a
                           4xx or 5xx, e.g. 451:2), COUNT -1 for all; the
                           message is not kept
+    --delay-data SECONDS  keep each message at once, then wait this long
+                          before answering its DATA with 250 (a test can
+                          act between the message arriving and the client
+                          learning it was accepted)
 
     With --starttls or --auth each kept message also gets
         X-Sink-TLS: yes|no
@@ -47,6 +51,7 @@ EXIT STATUS
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import logging
 import os
@@ -66,13 +71,14 @@ class MaildirHandler:
     """aiosmtpd handler: write each message to a .eml file."""
 
     def __init__(self, maildir: str, session_headers: bool = False,
-                 fail_code: int = 0, fail_count: int = 0):
+                 fail_code: int = 0, fail_count: int = 0, delay: float = 0):
         self.maildir = maildir
         self.sequence = itertools.count(1)
         self.lock = threading.Lock()
         self.session_headers = session_headers
         self.fail_code = fail_code
         self.fail_count = fail_count
+        self.delay = delay
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
@@ -100,6 +106,8 @@ class MaildirHandler:
         # Envelope addresses are test data, yet keep the log free of them.
         log.info("accepted message %s: %d recipient(s), %d bytes",
                  name, len(envelope.rcpt_tos), len(envelope.original_content))
+        if self.delay > 0:
+            await asyncio.sleep(self.delay)
         return "250 Message accepted for delivery"
 
 
@@ -111,6 +119,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--starttls", nargs=2, metavar=("CERT", "KEY"))
     p.add_argument("--auth", metavar="USER:PASSWORD")
     p.add_argument("--fail-data", metavar="CODE:COUNT")
+    p.add_argument("--delay-data", metavar="SECONDS", type=float, default=0)
     args = p.parse_args(argv)
     fail_code, fail_count = 0, 0
     if args.fail_data:
@@ -140,7 +149,7 @@ def main(argv: list[str]) -> int:
         # aiosmtpd 1.4 warns about its own use of Session.login_data.
         logging.getLogger("mail.log").setLevel(logging.ERROR)
     handler = MaildirHandler(args.maildir, bool(args.starttls or args.auth),
-                             fail_code, fail_count)
+                             fail_code, fail_count, args.delay_data)
     controller = Controller(handler, hostname=args.host,
                             port=args.port, enable_SMTPUTF8=True,
                             data_size_limit=32 * 1024 * 1024, ready_timeout=10,

@@ -176,6 +176,14 @@ int notifier_status_put(notifier_status *ns, const nstatus *st,
 			lasync_job *job, lasync_dr_fn fn, void *ctx,
 			char *err, size_t errlen);
 
+/* notifier_status_rewrite - when the local view of one e-mail holds a
+ * fact the records read back from the topic do not (a record of ours in
+ * flight, or lost with a failed delivery), produce the merged record again
+ * on the job's behalf: 1 produced, 0 nothing missing, -1 with err */
+int notifier_status_rewrite(notifier_status *ns, const char *tenant,
+			    const char *kind, const char *ref, lasync_job *job,
+			    char *err, size_t errlen);
+
 /* notifier_status_each - every known e-mail of a tenant */
 void notifier_status_each(notifier_status *ns, const char *tenant,
 			  void (*fn)(void *ctx, const nstatus *st), void *ctx);

@@ -509,11 +509,27 @@ void notifier_send_start(notifier *n, lasync_job *job)
 	st = notifier_status_get(notifier_statuses(n), job->key, nm->kind,
 				 nm->ref);
 	if (st != NULL && st->mail == LASYNC__V1__MAIL_STATE__MAIL_SENT) {
+		long long sent_at = (long long)st->sent_at_ms;
+		/* Sent, but its record not read back from the topic: an
+		 * earlier attempt's delivery failed (the engine retried
+		 * this job for it) or is still in flight.  Writing it
+		 * again with this job is harmless (records merge) and
+		 * keeps "sent" from living only in this process. */
+		int rw = notifier_status_rewrite(notifier_statuses(n),
+						 job->key, nm->kind, nm->ref,
+						 job, err, sizeof(err));
+
+		if (rw < 0) {
+			lasync_job_finish(job, LASYNC_RETRY, 0,
+					  "kafka_produce", "%s", err);
+			return;
+		}
 		lasync_metric_add(m_mails, 1, nm->kind, "duplicate");
 		lasync_info("mail_already_sent",
-			    "tenant=%s kind=%s ref=%s by=status sent_at=%lld",
-			    job->key, nm->kind, nm->ref,
-			    (long long)st->sent_at_ms);
+			    "tenant=%s kind=%s ref=%s by=status sent_at=%lld "
+			    "record=%s",
+			    job->key, nm->kind, nm->ref, sent_at,
+			    rw > 0 ? "rewritten" : "read_back");
 		lasync_job_finish(job, LASYNC_DONE, 0, NULL, NULL);
 		return;
 	}

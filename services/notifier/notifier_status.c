@@ -500,6 +500,21 @@ int notifier_status_put(notifier_status *ns, const nstatus *st,
 	return produce(ns, e, job, fn, ctx, err, errlen);
 }
 
+int notifier_status_rewrite(notifier_status *ns, const char *tenant,
+			    const char *kind, const char *ref, lasync_job *job,
+			    char *err, size_t errlen)
+{
+	char key[400];
+	entry *e;
+
+	notifier_status_key(tenant, kind, ref, key, sizeof(key));
+	e = find(ns, key);
+	if (e == NULL || e->cur == NULL ||
+	    (e->topic != NULL && notifier_status_covers(e->topic, e->cur)))
+		return 0;
+	return produce(ns, e, job, NULL, NULL, err, errlen) == 0 ? 1 : -1;
+}
+
 void notifier_status_each(notifier_status *ns, const char *tenant,
 			  void (*fn)(void *ctx, const nstatus *st), void *ctx)
 {

@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from chaos import Run, pause, say, stack
-from harness import env
+from harness import env, wait_until
 from test_e2e_crash import pending_las_faults
 
 
@@ -135,3 +135,62 @@ def test_two_appliers_rebalance(pipeline):
         run.verify()
     finally:
         run.cleanup()
+
+
+def test_kafka_down_between_the_smtp_250_and_the_sent_record(pipeline, tmp_path):
+    """DESIGN §2's e-mail exactly once, when Kafka goes away after the SMTP
+    server took the message and before the notifier's "sent" record reached
+    it: the record's delivery fails, the job is retried (or abandoned, and
+    its message comes again once Kafka is back), and that attempt - which
+    finds "sent" only in its own memory - must write the record again.  Otherwise the status topic keeps "claimed", and a restart
+    without the Redis claim sends the e-mail a second time."""
+    import uuid
+
+    from test_e2e_notifier import (Sink, mails, message_id, post, redis, setup_notifier,
+                                   suggestion, suggestions)
+
+    sink = Sink(tmp_path, "--delay-data", "20")
+    sink.start()
+    try:
+        setup_notifier(pipeline, "--smtp-url", sink.url, "--smtp-timeout-ms", "60000",
+                       "--max-attempts", "100", "--kafka-extra", "message.timeout.ms=4000")
+        sid = "s-" + uuid.uuid4().hex[:12]
+        mid = message_id("delinde", "suggestion", sid)
+        st, _ = post(pipeline, "delinde", suggestion(sid))
+        assert st == 202
+        wait_until(lambda: mails(sink.maildir, mid), 60, "the message at the SMTP server")
+        say("inject: Kafka stopped while the SMTP server holds back its 250 (20 s)")
+        stack("stop", "kafka")
+
+        def log() -> str:
+            return pipeline.log_text("notifier")
+
+        wait_until(lambda: "event=mail_sent " in log(), 60, "the 250")
+        # The record's delivery fails (message.timeout.ms 4 s); the job is
+        # retried for it, or abandoned when the consumer loses its
+        # partitions first - the message then comes again once Kafka is
+        # back.  Either way the next attempt finds "sent" only locally.
+        wait_until(lambda: "class=kafka_produce" in log() or "event=job_abandoned" in log(),
+                   60, "the job retried or abandoned")
+        pause(8)
+        say("inject: Kafka started again")
+        stack("start", "kafka")
+        s = wait_until(lambda: next((x for x in [suggestions(pipeline, "delinde").get(sid)]
+                                     if x and x["mail"] == "sent"), None), 180,
+                       "the sent record in the status topic")
+        assert s["message_id"] == mid
+        assert "record=rewritten" in log()
+        say("verified: the retried attempt wrote the sent record")
+        d = pipeline.daemons["notifier"]
+        d.signal(signal.SIGTERM)
+        assert d.wait_exit(30) == 0
+        redis("DEL", f"{pipeline.prefix}:{{delinde}}:mail:suggestion:{sid}")
+        pipeline.restart("notifier")
+        assert post(pipeline, "delinde", suggestion(sid))[0] == 202
+        wait_until(lambda: "by=status" in log(), 60, "the replay skipped by the status")
+        pause(2)
+        assert len(mails(sink.maildir, mid)) == 1
+        say("verified: after a restart without the Redis claim, still one e-mail")
+    finally:
+        stack("start", "kafka")
+        sink.stop()
