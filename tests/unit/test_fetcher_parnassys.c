@@ -259,6 +259,11 @@ static void test_fault_is_the_bodys_first_element(void **state)
 	fetcher_fault f;
 	char *big;
 	size_t n = 3u << 20, at;
+	static const char fault_end[] =
+		"</detail></s:Fault></s:Body></s:Envelope>";
+	static const char data_end[] =
+		"</d><Fault><faultstring>no</faultstring></Fault></r></s:Body>"
+		"</s:Envelope>";
 
 	(void)state;
 	assert_true(fetcher_soap_fault(PS_FAULT("Client", "x"),
@@ -300,13 +305,12 @@ static void test_fault_is_the_bodys_first_element(void **state)
 	at = (size_t)snprintf(big, n, "%s<s:Body><s:Fault><faultstring>big"
 				      "</faultstring><detail>", head);
 	memset(big + at, 'a', n - at);
-	strcpy(big + n - 64, "</detail></s:Fault></s:Body></s:Envelope>");
+	memcpy(big + n - sizeof(fault_end), fault_end, sizeof(fault_end));
 	assert_true(fetcher_soap_fault(big, strlen(big), &f));
 	assert_string_equal(f.faultstring, "big");
 	at = (size_t)snprintf(big, n, "%s<s:Body><r><d>", head);
 	memset(big + at, 'a', n - at);
-	strcpy(big + n - 96, "</d><Fault><faultstring>no</faultstring></Fault>"
-			     "</r></s:Body></s:Envelope>");
+	memcpy(big + n - sizeof(data_end), data_end, sizeof(data_end));
 	assert_false(fetcher_soap_fault(big, strlen(big), &f));
 	free(big);
 }
