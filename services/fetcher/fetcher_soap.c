@@ -80,8 +80,6 @@ bool fetcher_soap_fault(const char *body, size_t len, fetcher_fault *f)
 			if (fault || strcmp(n, "Fault") != 0)
 				break; /* data, or what follows the Fault */
 			fault = true;
-		} else if (!fault) {
-			break;
 		} else if (strcmp(n, "faultcode") == 0) {
 			copy_text(r, f->faultcode, sizeof(f->faultcode));
 		} else if (strcmp(n, "faultstring") == 0) {
