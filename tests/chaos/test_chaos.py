@@ -137,7 +137,7 @@ def test_two_appliers_rebalance(pipeline):
         run.cleanup()
 
 
-def test_kafka_down_between_the_smtp_250_and_the_sent_record(pipeline, tmp_path):
+def test_r21_kafka_down_between_the_smtp_250_and_the_sent_record(pipeline, tmp_path):
     """DESIGN §2's e-mail exactly once, when Kafka goes away after the SMTP
     server took the message and before the notifier's "sent" record reached
     it: the record's delivery fails, the job is retried (or abandoned, and
