@@ -26,7 +26,8 @@ What a run measures, with the machine's load before and after:
 Output: key=value lines on stdout and one JSON document per run in --out.
 Logs and outputs carry ids and counts only.  LASYNC_MEMORY_BUDGET_MB
 (--memory-budget-mb), LASYNC_MAX_BACKLOG (--max-backlog),
-LASYNC_JOBS_PER_PARTITION (--jobs-per-partition), LASYNC_KAFKA_EXTRA
+LASYNC_JOBS_PER_PARTITION (--jobs-per-partition), LASYNC_MAX_JOBS
+(--max-jobs), LASYNC_KAFKA_EXTRA
 (--kafka-extra), LASYNC_SCIM_BULK (the applier's --scim-bulk),
 MALLOC_ARENA_MAX and
 GLIBC_TUNABLES in the environment are passed to the daemons, and recorded in
@@ -53,6 +54,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TUNABLES = ("LASYNC_MEMORY_BUDGET_MB", "LASYNC_MAX_BACKLOG", "LASYNC_JOBS_PER_PARTITION",
+            "LASYNC_MAX_JOBS",
             "LASYNC_KAFKA_EXTRA", "LASYNC_SCIM_BULK",
             "MALLOC_ARENA_MAX", "GLIBC_TUNABLES")
 BUILD = Path(os.environ.get("LASYNC_BENCH_BUILD", ROOT / "build" / "bench"))

@@ -7,8 +7,9 @@
  * so one tenant's events stay ordered while another tenant's go by - and
  * the backlog of messages fetched and not yet started, in offset order.  A
  * message starts when no job and no earlier backlog message has its key,
- * and fewer than max_concurrent jobs run, and - with a memory budget - when
- * its estimate fits beside the jobs running.  A message that does not fit
+ * and fewer than max_concurrent jobs run, fewer than max_running run in
+ * the whole consumer, and - with a memory budget - when its estimate fits
+ * beside the jobs running.  A message that does not fit
  * holds the head of the line: nothing else starts until it has, so a big
  * school is not starved by a stream of small ones.  The stored offset is
  * the lowest
@@ -101,6 +102,7 @@ struct job_impl {
 	int64_t retry_at;		/* mono ms; while WAITING */
 	size_t cost;			/* memory estimate (the budget) */
 	bool charged;			/* ... counted in mem_inflight */
+	bool wants_room;		/* its retry is due and found no room */
 };
 
 struct part {
@@ -132,8 +134,11 @@ struct lasync_consumer {
 	job_impl *ready_head, *ready_tail;
 	size_t inflight;
 	size_t mem_inflight;	/* estimates of the jobs charged */
+	size_t n_charged;	/* jobs charged: running, not waiting */
+	size_t n_wants_room;	/* due retries waiting for room: they go
+				 * before any backlog message */
 	size_t backlog_bytes;	/* message bytes fetched, not started */
-	part *hol;		/* its next job waits for budget */
+	part *hol;		/* its next job waits for room */
 	bool kick;		/* budget came free: start what waits */
 	size_t rr;		/* where the next kick starts looking */
 	int64_t trimmed_ms;	/* when the heap was last trimmed */
@@ -148,6 +153,7 @@ struct lasync_consumer {
 };
 
 static lasync_metric *m_jobs, *m_dlq, *m_retries, *m_lag, *m_mem, *m_waits,
+	*m_running,
 	*m_backlog, *m_parts;
 
 static void metrics_init(void)
@@ -186,7 +192,13 @@ static void metrics_init(void)
 				      "group");
 	m_waits = lasync_metric_counter("lasync_jobs_budget_waits_total",
 					"Times a job had to wait for the "
-					"memory budget, by consumer group",
+					"memory budget or --max-jobs, by "
+					"consumer group",
+					"group");
+	m_running = lasync_metric_gauge("lasync_jobs_running",
+					"Jobs running now, not waiting for a "
+					"retry (--max-jobs bounds them), by "
+					"consumer group",
 					"group");
 }
 
@@ -393,11 +405,16 @@ static size_t job_cost(const lasync_consumer *c, const msg *m)
 	return c->cfg.mem_per_job + c->cfg.mem_per_byte * m->len;
 }
 
-/* budget_fits - may a job of this estimate start now?  One job always
+/* room - may a job of this estimate start now?  While fewer than
+ * max_running jobs run and its estimate fits the budget.  One job always
  * may, or a school bigger than the budget would never run. */
-static bool budget_fits(const lasync_consumer *c, size_t cost)
+static bool room(const lasync_consumer *c, size_t cost)
 {
-	return c->cfg.mem_budget == 0 || c->mem_inflight == 0 ||
+	if (c->n_charged == 0)
+		return true;
+	if (c->cfg.max_running > 0 && c->n_charged >= c->cfg.max_running)
+		return false;
+	return c->cfg.mem_budget == 0 ||
 	       c->mem_inflight + cost <= c->cfg.mem_budget;
 }
 
@@ -406,8 +423,10 @@ static void charge(lasync_consumer *c, job_impl *j)
 	if (j->charged)
 		return;
 	j->charged = true;
+	c->n_charged++;
 	c->mem_inflight += j->cost;
 	lasync_metric_set(m_mem, (double)c->mem_inflight, c->cfg.group_id);
+	lasync_metric_set(m_running, (double)c->n_charged, c->cfg.group_id);
 }
 
 /* uncharge - the job's estimate is free again; what waited for it starts
@@ -417,9 +436,11 @@ static void uncharge(lasync_consumer *c, job_impl *j)
 	if (!j->charged)
 		return;
 	j->charged = false;
+	c->n_charged--;
 	c->mem_inflight -= j->cost;
 	c->kick = true;
 	lasync_metric_set(m_mem, (double)c->mem_inflight, c->cfg.group_id);
+	lasync_metric_set(m_running, (double)c->n_charged, c->cfg.group_id);
 }
 
 /* --- jobs ------------------------------------------------------------ */
@@ -496,9 +517,22 @@ static void owed_free(job_impl *j)
 	j->n_owed = 0;
 }
 
+/* wants_room - a due retry found no room (on) or needs none now (off) */
+static void wants_room(lasync_consumer *c, job_impl *j, bool on)
+{
+	if (j->wants_room == on)
+		return;
+	j->wants_room = on;
+	if (on)
+		c->n_wants_room++;
+	else
+		c->n_wants_room--;
+}
+
 static void job_free(lasync_consumer *c, job_impl *j)
 {
 	owed_free(j);
+	wants_room(c, j, false);
 	ready_remove(c, j);
 	if (j->p != NULL)
 		part_unlink(j->p, j);
@@ -518,9 +552,9 @@ static void resume_low(lasync_consumer *c)
 }
 
 /* part_next - start every backlog message that may start: its key has
- * no job and no earlier backlog message, the partition has room, and its
- * estimate fits the memory budget with no other partition's job waiting
- * for the budget ahead of it */
+ * no job and no earlier backlog message, the partition has room, and the
+ * consumer has room (room()) with no other partition's job waiting for it
+ * ahead of it */
 static void part_next(lasync_consumer *c, part *pt)
 {
 	size_t i = 0;
@@ -534,9 +568,9 @@ static void part_next(lasync_consumer *c, part *pt)
 			i++;
 			continue;
 		}
-		if (c->hol != NULL && c->hol != pt)
+		if (c->n_wants_room > 0 || (c->hol != NULL && c->hol != pt))
 			break;
-		if (!budget_fits(c, job_cost(c, m))) {
+		if (!room(c, job_cost(c, m))) {
 			if (c->hol == NULL)
 				lasync_metric_add(m_waits, 1, c->cfg.group_id);
 			c->hol = pt;
@@ -548,11 +582,19 @@ static void part_next(lasync_consumer *c, part *pt)
 	resume_low(c);
 }
 
-/* budget_kick - budget came free: start what waited for it, first the
- * partition at the head of the line, then the others in turn */
+/* budget_kick - room came free (a job ended or went to wait for its
+ * retry): start what waited for it, first the partition at the head of
+ * the line, then the others in turn */
+static void due_room(lasync_consumer *c);
+
 static void budget_kick(lasync_consumer *c)
 {
 	c->kick = false;
+	if (c->n_wants_room > 0) {
+		due_room(c);
+		if (c->n_wants_room > 0)
+			return;
+	}
 	if (c->hol != NULL) {
 		part_next(c, c->hol);
 		if (c->hol != NULL)
@@ -960,6 +1002,7 @@ static void job_abandon(lasync_consumer *c, job_impl *j)
 	part_unlink(j->p, j);
 	c->inflight--;
 	uncharge(c, j);
+	wants_room(c, j, false);
 	if (j->pending > 0) {
 		/* Its delivery reports still reference it: the last one
 		 * frees it (orphan_settle). */
@@ -1023,19 +1066,45 @@ static void due(lasync_consumer *c, part *pt, job_impl *j, int64_t now)
 				ready_push(c, j);
 			return;
 		}
-		if (c->stopping || pt->revoking)
+		if (c->stopping || pt->revoking) {
+			wants_room(c, j, false);
 			return;
-		if (c->hol != NULL || !budget_fits(c, j->cost)) {
-			/* the budget is spoken for: look again shortly */
+		}
+		if (!room(c, j->cost)) {
+			/* It goes first when room comes free (budget_kick):
+			 * with every place taken, the backlog would
+			 * otherwise take each one that frees, and a
+			 * tenant's retry would wait for the whole queue. */
+			wants_room(c, j, true);
 			j->retry_at = now + 100;
 			return;
 		}
+		wants_room(c, j, false);
 		charge(c, j);
 		j->pub.attempt++;
 		j->phase = JOB_RUNNING;
 		j->produce_failed = false;
 		c->ops->start(c->ctx, &j->pub);
 	}
+}
+
+/* due_room - room came free: the due retries that found none start
+ * first, in partition order */
+static void due_room(lasync_consumer *c)
+{
+	int64_t now = lasync_mono_ms();
+
+	for (size_t i = 0; i < c->n_parts; i++)
+		for (size_t k = 0; k < c->parts[i]->n_jobs; k++) {
+			job_impl *j = c->parts[i]->jobs[k];
+
+			if (!j->wants_room)
+				continue;
+			j->retry_at = now;
+			due(c, c->parts[i], j, now);
+			if (j->wants_room)
+				return;
+		}
 }
 
 /* drain_until - drive I/O until pred() says the jobs in question are done

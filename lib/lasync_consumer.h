@@ -76,6 +76,12 @@ typedef struct lasync_job_ops {
  * to keep the next job ready while more are fetched */
 #define LASYNC_DEFAULT_BACKLOG 16
 
+/* jobs running at once in a daemon by default (--max-jobs): its jobs wait
+ * on one downstream, and with 8 instead of 64 the first import of 100 and
+ * 1,000 schools took as long (the portal's CPU sets it) while the
+ * applier's peak fell from 57 / 61 to 24 / 28 MB (BENCHMARKS.md §4) */
+#define LASYNC_DEFAULT_MAX_JOBS 8
+
 typedef struct lasync_consumer_cfg {
 	const char *brokers;
 	const char *group_id;
@@ -96,6 +102,16 @@ typedef struct lasync_consumer_cfg {
 	size_t fetch_max_bytes;
 	unsigned max_concurrent;	/* jobs at once per partition (one per
 					 * key); 0 = 1: strictly one at a time */
+	/* jobs running at once in the whole consumer (0: no limit).  A job
+	 * waiting for its retry does not count, so a failing tenant never
+	 * takes a place; a job waiting for its produced messages' acks
+	 * does (it still holds its memory).  Jobs mostly wait on one
+	 * downstream (the portal, the LAS, the broker); more of them than
+	 * it serves at once only hold memory while they wait, so this,
+	 * not the number of tenants, sets a daemon's level (BENCHMARKS.md
+	 * §4).  Like the budget, a job that finds no place holds the head
+	 * of the line. */
+	unsigned max_running;
 	int drain_ms;			/* in-flight grace on revoke/close */
 	/* The memory budget: a job is estimated to need mem_per_job +
 	 * mem_per_byte * its message's bytes while it runs, and starts only

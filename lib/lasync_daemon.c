@@ -36,7 +36,7 @@ struct lasync_daemon {
 	char *log_level, *group_suffix;
 	long http_port, max_attempts, backoff_base_ms, backoff_max_ms;
 	long drain_ms, partitions, redis_timeout_ms, max_backlog;
-	long jobs_per_partition, memory_budget_mb;
+	long jobs_per_partition, max_jobs, memory_budget_mb;
 	long tenants_timeout_ms;
 	/* wiring */
 	char client_id[128];
@@ -337,6 +337,7 @@ static int setup(lasync_daemon *d, char *err, size_t errlen)
 		.max_backlog = (size_t)d->max_backlog,
 		.fetch_max_bytes = d->svc->fetch_max_bytes,
 		.max_concurrent = (unsigned)d->jobs_per_partition,
+		.max_running = (unsigned)d->max_jobs,
 		.drain_ms = (int)d->drain_ms,
 		.mem_budget = (size_t)d->memory_budget_mb << 20,
 		.mem_per_job = d->svc->mem_per_job,
@@ -377,7 +378,8 @@ int lasync_daemon_main(const lasync_service *svc, void *ctx, int argc,
 	static const char *const levels[] = {"debug", "info", "warn", "error",
 					     NULL};
 	lasync_daemon d;
-	char err[1024], port[16], attempts[16], backoff_max[16], backlog[16];
+	char err[1024], port[16], attempts[16], backoff_max[16], backlog[16],
+		max_jobs[16];
 	int rc;
 
 	memset(&d, 0, sizeof(d));
@@ -391,6 +393,8 @@ int lasync_daemon_main(const lasync_service *svc, void *ctx, int argc,
 	snprintf(backlog, sizeof(backlog), "%d",
 		 svc->max_backlog > 0 ? svc->max_backlog
 					  : LASYNC_DEFAULT_BACKLOG);
+	snprintf(max_jobs, sizeof(max_jobs), "%d",
+		 svc->max_jobs > 0 ? svc->max_jobs : LASYNC_DEFAULT_MAX_JOBS);
 	const lasync_param common[] = {
 		{"kafka-brokers", LASYNC_PARAM_STRING, NULL,
 		 "Kafka bootstrap servers (host:port,...)", &d.brokers, 0, 0,
@@ -437,6 +441,11 @@ int lasync_daemon_main(const lasync_service *svc, void *ctx, int argc,
 		 "jobs at once per partition, one per tenant (1: strictly "
 		 "in offset order)",
 		 &d.jobs_per_partition, 1, 1000, false, false, NULL},
+		{"max-jobs", LASYNC_PARAM_INT, max_jobs,
+		 "jobs running at once in the daemon; one waiting for its "
+		 "retry does not count (0: only --jobs-per-partition and "
+		 "the budget)",
+		 &d.max_jobs, 0, 100000, false, false, NULL},
 		{"memory-budget-mb", LASYNC_PARAM_INT, "256",
 		 "estimated memory of the jobs running at once; one job "
 		 "always runs (0: no budget, only --jobs-per-partition)",

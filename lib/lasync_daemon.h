@@ -49,6 +49,9 @@ typedef struct lasync_service {
 	 * messages fetched per partition ahead of its jobs; jobs that take
 	 * seconds need fewer */
 	int max_backlog;
+	/* default of --max-jobs (0: LASYNC_DEFAULT_MAX_JOBS): the jobs
+	 * running at once in the daemon */
+	int max_jobs;
 	/* bytes a fetch asks for per partition (0: 256 KB); Kafka counts
 	 * them compressed, the daemon holds them decompressed */
 	size_t fetch_max_bytes;

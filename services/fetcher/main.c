@@ -23,6 +23,11 @@ int main(int argc, char **argv)
 		 * --max-doc-bytes, ~11 MB for 4,000 students) is not known
 		 * before it comes: a fixed estimate (BENCHMARKS.md §4). */
 		.mem_per_job = 4 << 20,
+		/* An ESIS school answers from a server of its own, and one
+		 * that hangs holds its place until --las-timeout-ms: more
+		 * places than the other daemons' 8, so that a few such
+		 * schools leave the rest of the night room. */
+		.max_jobs = 16,
 		.release_on_retry = true,
 		.init = fetcher_init,
 		.ops = {.start = fetcher_start,

@@ -99,6 +99,9 @@ def test_probes_resources_grace_and_security():
         limit = res["limits"]["memory"]
         limit_mb = int(limit[:-2]) * (1024 if limit.endswith("Gi") else 1)
         assert 0 < int(envs["LASYNC_MEMORY_BUDGET_MB"]) <= limit_mb // 2, name
+        # A bounded number of jobs at once: their memory, not the
+        # number of schools, sets the level (BENCHMARKS.md §4).
+        assert int(envs["LASYNC_MAX_JOBS"]) >= 1, name
         sc, psc = c["securityContext"], pod["securityContext"]
         assert psc["runAsNonRoot"] and psc["runAsUser"] != 0
         assert sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"]

@@ -594,6 +594,7 @@ typedef struct scenario {
 	int keys;			/* > 0: keys repeat (produce_input) */
 	size_t mem_budget, mem_per_job, mem_per_byte;
 	bool release_on_retry;
+	unsigned max_running;		/* 0: no limit */
 } scenario;
 
 enum {
@@ -618,6 +619,7 @@ enum {
 	SC_BUDGETRETRY,
 	SC_HOL,
 	SC_BACKBYTES,
+	SC_MAXJOBS,
 	SC_N
 };
 
@@ -629,6 +631,7 @@ static void behave_always_retry_0(harness *h, lasync_job *job);
 static void behave_dead_0(harness *h, lasync_job *job);
 static void behave_lanes(harness *h, lasync_job *job);
 static void behave_budget_retry(harness *h, lasync_job *job);
+static void behave_maxjobs(harness *h, lasync_job *job);
 
 static const scenario scenarios[SC_N] = {
 	[SC_ORDER] = {"order", 2, 4, behave_hold, 300, 16, 0, 0, 0},
@@ -665,6 +668,9 @@ static const scenario scenarios[SC_N] = {
 	 * backlog: three or four messages of 11 bytes, not 16 */
 	[SC_BACKBYTES] = {"backbytes", 1, 30, behave_hold, 300, 16, 0, 0, 0, 8,
 			  0, 320, 1000, 0},
+	/* eight places per partition, two jobs at once in the consumer */
+	[SC_MAXJOBS] = {"maxjobs", 2, 4, behave_maxjobs, 300, 16, 0, 0, 0, 8,
+			0, 0, 0, 0, false, 2},
 };
 
 static void produce_hol(harness *h);
@@ -695,6 +701,7 @@ static int group_setup(void **state)
 		h->cfg.mem_per_job = sc->mem_per_job;
 		h->cfg.mem_per_byte = sc->mem_per_byte;
 		h->cfg.release_on_retry = sc->release_on_retry;
+		h->cfg.max_running = sc->max_running;
 		h->acked_fail_left = sc->acked_fail_left;
 		h->dead_produce = sc->dead_produce;
 		for (int p = 0; p < sc->parts && sc->msgs > 0; p++)
@@ -1814,6 +1821,75 @@ static void test_budget_bounds_backlog_bytes(void **state)
 	done_with(SC_BACKBYTES);
 }
 
+/* ---------- the job limit (max_running) ---------- */
+
+/* 0:0's first attempt fails at once and waits 600 ms for its retry; every
+ * other start is held by the test */
+static void behave_maxjobs(harness *h, lasync_job *job)
+{
+	if (job->partition == 0 && job->offset == 0 && job->attempt == 1)
+		finish(h, job, LASYNC_RETRY, 600, "portal_5xx", "portal down");
+	else
+		hold(h, job);
+}
+
+static bool two_held_or_all_done(harness *h)
+{
+	return h->n_held == 2 || h->done_count == 8;
+}
+
+/* at most max_running jobs run across the partitions, though each
+ * partition has places for eight; a job waiting for its retry takes no
+ * place (two others run meanwhile), and when its retry is due while the
+ * places are taken it waits for one - the first that comes free, ahead
+ * of the messages fetched after it */
+static void test_max_jobs_bounds_jobs_running(void **state)
+{
+	harness *h = H[SC_MAXJOBS];
+
+	(void)state;
+	WAIT(h, two_held, "two held jobs");
+	run_for(h, 50);
+	if (h->n_held != 2 || h->running_total != 2 ||
+	    find_log(h, "finish 0:0 RETRY") < 0) {
+		print_error("want 0:0 waiting for its retry and two others "
+			    "held, no more; %zu held; log:\n%s\n",
+			    h->n_held, dump_log(h));
+		fail();
+	}
+	/* hold the two places past 0:0's retry time */
+	run_for(h, 800);
+	assert_int_equal(h->n_held, 2);
+	assert_int_equal(find_log(h, "start 0:0#2"), -1);
+	size_t mark = h->n_log;
+
+	while (h->done_count < 8) {
+		int before = h->done_count;
+
+		release_held(h, LASYNC_DONE);
+		WAIT(h, two_held_or_all_done, "the next two held jobs");
+		assert_true(h->done_count > before);
+		run_for(h, 20);
+		assert_true(h->n_held <= 2);
+	}
+	/* the due retry took the first place that came free, before the
+	 * messages fetched behind it */
+	size_t k = mark;
+
+	while (k < h->n_log && strncmp(h->log[k], "start ", 6) != 0)
+		k++;
+	if (k == h->n_log || strcmp(h->log[k], "start 0:0#2") != 0) {
+		print_error("want 0:0's retry first once a place came free; "
+			    "log:\n%s\n", dump_log(h));
+		fail();
+	}
+	assert_int_equal(h->max_running_total, 2);
+	close_consumer(h);
+	expect_committed(h, 0, 4);
+	expect_committed(h, 1, 4);
+	done_with(SC_MAXJOBS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1838,6 +1914,7 @@ int main(void)
 		cmocka_unit_test(test_budget_waiting_job_holds_none),
 		cmocka_unit_test(test_budget_big_job_not_starved),
 		cmocka_unit_test(test_budget_bounds_backlog_bytes),
+		cmocka_unit_test(test_max_jobs_bounds_jobs_running),
 	};
 
 	lasync_log_init("test_consumer", getenv("TEST_DEBUG") != NULL
