@@ -1933,7 +1933,7 @@ int main(void)
 
 	lasync_log_init("test_consumer", getenv("TEST_DEBUG") != NULL
 						 ? LASYNC_LOG_DEBUG
-						 : LASYNC_LOG_ERROR);
+						 : LASYNC_LOG_WARN);
 	if (getenv("TEST_FILTER") != NULL)
 		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
