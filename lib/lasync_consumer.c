@@ -523,10 +523,12 @@ static void wants_room(lasync_consumer *c, job_impl *j, bool on)
 	if (j->wants_room == on)
 		return;
 	j->wants_room = on;
-	if (on)
+	if (on) {
 		c->n_wants_room++;
-	else
+		lasync_metric_add(m_waits, 1, c->cfg.group_id);
+	} else {
 		c->n_wants_room--;
+	}
 }
 
 static void job_free(lasync_consumer *c, job_impl *j)

@@ -1853,12 +1853,13 @@ static void expect_two_running(harness *h, const char *when)
 	}
 }
 
-/* at most max_running jobs run across the partitions, though each
- * partition has places for eight; a job waiting for its retry takes no
+/* DESIGN §2, "other tenants are unaffected" by a tenant whose portal
+ * keeps failing, with the job limit: at most max_running jobs run across
+ * the partitions, though each partition has places for eight; a job waiting for its retry takes no
  * place (two others run meanwhile), and when its retry is due while the
  * places are taken it waits for one - the first that comes free, ahead
  * of the messages fetched after it */
-static void test_max_jobs_bounds_jobs_running(void **state)
+static void test_max_jobs_failing_tenant_takes_no_place(void **state)
 {
 	harness *h = H[SC_MAXJOBS];
 
@@ -1928,7 +1929,7 @@ int main(void)
 		cmocka_unit_test(test_budget_waiting_job_holds_none),
 		cmocka_unit_test(test_budget_big_job_not_starved),
 		cmocka_unit_test(test_budget_bounds_backlog_bytes),
-		cmocka_unit_test(test_max_jobs_bounds_jobs_running),
+		cmocka_unit_test(test_max_jobs_failing_tenant_takes_no_place),
 	};
 
 	lasync_log_init("test_consumer", getenv("TEST_DEBUG") != NULL
