@@ -121,9 +121,9 @@ typedef struct lasync_consumer_cfg {
 	 * number of tenants.  Jobs waiting for a retry hold no budget.  The
 	 * fetched messages not yet started pause their partition once their
 	 * bytes pass an eighth of the budget, and librdkafka prefetches at
-	 * most a sixteenth of it (queued.max.messages.kbytes, 1-32 MB).  So
-	 * a daemon holds about 1.2 x the budget in jobs and messages at
-	 * most, however many tenants wait.  0: no budget (max_concurrent
+	 * most 1 MB (queued.max.messages.kbytes).  So a daemon holds about
+	 * 1.1 x the budget in jobs and messages at most, however many
+	 * tenants wait.  0: no budget (max_concurrent
 	 * alone bounds the jobs). */
 	size_t mem_budget;
 	size_t mem_per_job;
