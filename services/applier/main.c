@@ -15,11 +15,12 @@ int main(int argc, char **argv)
 		.name = "applier",
 		.params = applier_params(a),
 		.http_port = 9103,
-		/* A part takes seconds of portal round trips, so a few change
-		 * sets per partition keep its next jobs ready; 16 held ~10 MB
-		 * more with 1,000 schools waiting than with 100, for nothing
-		 * (BENCHMARKS.md §4). */
-		.max_backlog = 4,
+		/* A part takes seconds of portal round trips and at most
+		 * --max-jobs (8) run at once, so one change set waiting per
+		 * partition (8 in all) keeps a next job ready for every place;
+		 * 4 held ~1.5 MB more with 100 or 1,000 schools waiting, for a
+		 * first import no faster (BENCHMARKS.md §4). */
+		.max_backlog = 1,
 		/* Change sets (JSON values in protobuf) compress well in their
 		 * batches, and a fetch is decompressed at once: 256 KB per
 		 * partition took the applier up to 11 MB above its level for
