@@ -206,9 +206,10 @@ class Run:
         for t, proc in zip(self.tenants, self.syncs):
             out, _ = proc.communicate(timeout=timeout)
             if ": ok (stage applier)" not in out:
-                say(f"{t}: the sync during the fault ended: "
-                    f"{next((l for l in out.splitlines() if l.startswith('sync ') and 'requested' not in l), out.strip()[-300:])}"
-                    f"; syncing again")
+                ended = next((l for l in out.splitlines()
+                              if l.startswith("sync ") and "requested" not in l),
+                             out.strip()[-300:])
+                say(f"{t}: the sync during the fault ended: {ended}; syncing again")
                 again = self.p.sync(t, check=False, wait=600)
                 assert ": ok (stage applier)" in again.stdout, again.stdout
 

@@ -142,8 +142,9 @@ def test_r21_kafka_down_between_the_smtp_250_and_the_sent_record(pipeline, tmp_p
     server took the message and before the notifier's "sent" record reached
     it: the record's delivery fails, the job is retried (or abandoned, and
     its message comes again once Kafka is back), and that attempt - which
-    finds "sent" only in its own memory - must write the record again.  Otherwise the status topic keeps "claimed", and a restart
-    without the Redis claim sends the e-mail a second time."""
+    finds "sent" only in its own memory - must write the record again.
+    Otherwise the status topic keeps "claimed", and a restart without the
+    Redis claim sends the e-mail a second time."""
     import uuid
 
     from test_e2e_notifier import (Sink, mails, message_id, post, redis, setup_notifier,
