@@ -1073,12 +1073,13 @@ static void due(lasync_consumer *c, part *pt, job_impl *j, int64_t now)
 			return;
 		}
 		if (!room(c, j->cost)) {
-			/* It goes first when room comes free (budget_kick):
-			 * with every place taken, the backlog would
-			 * otherwise take each one that frees, and a
-			 * tenant's retry would wait for the whole queue. */
+			/* It goes first when room comes free (budget_kick,
+			 * which every uncharge() sets off): with every place
+			 * taken, the backlog would otherwise take each one
+			 * that frees, and a tenant's retry would wait for the
+			 * whole queue.  Until then it sets no timer
+			 * (lasync_consumer_next_ms). */
 			wants_room(c, j, true);
-			j->retry_at = now + 100;
 			return;
 		}
 		wants_room(c, j, false);
@@ -1102,7 +1103,6 @@ static void due_room(lasync_consumer *c)
 
 			if (!j->wants_room)
 				continue;
-			j->retry_at = now;
 			due(c, c->parts[i], j, now);
 			if (j->wants_room)
 				return;
@@ -1399,7 +1399,7 @@ int lasync_consumer_next_ms(lasync_consumer *c)
 		for (size_t k = 0; k < c->parts[i]->n_jobs; k++) {
 			job_impl *j = c->parts[i]->jobs[k];
 
-			if (j->phase != JOB_WAITING)
+			if (j->phase != JOB_WAITING || j->wants_room)
 				continue;
 			int64_t d = j->retry_at - now;
 
