@@ -1221,20 +1221,28 @@ lasync_consumer *lasync_consumer_new(const lasync_consumer_cfg *cfg,
 	rd_kafka_conf_t *conf;
 	rd_kafka_topic_partition_list_t *sub;
 	rd_kafka_resp_err_t e;
-	char strat[256], fmb[24];
+	char strat[256], qkb[24], fmb[24];
 	size_t strat_len = sizeof(strat);
-	/* librdkafka prefetches at most 1 MB (queued.max.messages.kbytes).
-	 * The backlog below is this consumer's prefetch: a poll moves up to
-	 * 256 messages into it, and what librdkafka holds beyond the
-	 * backlog's room is dropped when the partition pauses, to be fetched
-	 * and decompressed again later.  With a sixteenth of the budget
-	 * (16 MB) librdkafka refilled that much within milliseconds of a
-	 * resume while the main thread was busy, and the applier's heap
-	 * peaked at twice its level for it (BENCHMARKS.md 4, "The
-	 * prefetch").  A fetch asks for at most fetch_max_bytes per
+	/* librdkafka's prefetched messages count against the budget too:
+	 * a sixteenth of it, between 1 and 32 MB, unless the daemon says
+	 * otherwise.  The backlog below is the prefetch that counts: a poll
+	 * moves up to 256 messages into it, and what librdkafka holds
+	 * beyond the backlog's room is dropped when the partition pauses,
+	 * to be fetched and decompressed again later.  But librdkafka 2.0.2
+	 * does not fetch again for up to a second once its queue reaches
+	 * this (librdkafka issue #2879): at 1 MB, a mapper whose queue a
+	 * fetch of 8 partitions (up to 2 MB) overfilled took one burst a
+	 * second for the rest of a 1,000-school night (13.8 s against
+	 * 3-4 s).  The applier, whose messages are few and whose partitions
+	 * pause and resume all the time (each an op that wakes librdkafka),
+	 * takes 1 MB: with 16 its heap peaked at twice its level (BENCHMARKS.md
+	 * 4, "The prefetch").  A fetch asks for at most fetch_max_bytes per
 	 * partition (fetch.message.max.bytes, 256 KB unless the daemon says
 	 * otherwise); a larger message still comes whole: librdkafka raises
 	 * the limit for it. */
+	size_t qk = cfg->prefetch_kb ? cfg->prefetch_kb
+		    : cfg->mem_budget > 0 ? cfg->mem_budget / 16 / 1024 : 32768;
+
 	metrics_init();
 	c->cfg = *cfg;
 	if (c->cfg.max_attempts == 0)
@@ -1249,6 +1257,8 @@ lasync_consumer *lasync_consumer_new(const lasync_consumer_cfg *cfg,
 	c->ops = ops;
 	c->ctx = ctx;
 	c->fds[0] = c->fds[1] = -1;
+	snprintf(qkb, sizeof(qkb), "%zu",
+		 qk < 1024 ? 1024 : qk > 32768 ? 32768 : qk);
 	snprintf(fmb, sizeof(fmb), "%zu",
 		 cfg->fetch_max_bytes ? cfg->fetch_max_bytes : 262144);
 	conf = lasync_kafka_conf(cfg->brokers, cfg->client_id, NULL, err,
@@ -1273,8 +1283,8 @@ lasync_consumer *lasync_consumer_new(const lasync_consumer_cfg *cfg,
 				  errlen) ||
 	    lasync_kafka_conf_set(conf, "fetch.message.max.bytes", fmb, err,
 				  errlen) ||
-	    lasync_kafka_conf_set(conf, "queued.max.messages.kbytes", "1024",
-				  err, errlen) ||
+	    lasync_kafka_conf_set(conf, "queued.max.messages.kbytes", qkb, err,
+				  errlen) ||
 	    lasync_kafka_conf_set(conf, "statistics.interval.ms", "0", err,
 				  errlen) ||
 	    lasync_kafka_conf_set(conf, "check.crcs", "false", err, errlen))

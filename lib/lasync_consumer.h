@@ -100,6 +100,12 @@ typedef struct lasync_consumer_cfg {
 	 * is decompressed at once: a partition's share of a fetch is held
 	 * as this times the batches' compression ratio. */
 	size_t fetch_max_bytes;
+	/* KB librdkafka may hold fetched ahead of the backlog
+	 * (queued.max.messages.kbytes); 0: a sixteenth of the budget,
+	 * 1-32 MB.  librdkafka 2.0.2 fetches again up to a second after
+	 * this is reached, so it must stay above what the main thread
+	 * leaves in the queue between polls (lasync_consumer.c). */
+	size_t prefetch_kb;
 	unsigned max_concurrent;	/* jobs at once per partition (one per
 					 * key); 0 = 1: strictly one at a time */
 	/* jobs running at once in the whole consumer (0: no limit).  A job
@@ -121,8 +127,8 @@ typedef struct lasync_consumer_cfg {
 	 * number of tenants.  Jobs waiting for a retry hold no budget.  The
 	 * fetched messages not yet started pause their partition once their
 	 * bytes pass an eighth of the budget, and librdkafka prefetches at
-	 * most 1 MB (queued.max.messages.kbytes).  So a daemon holds about
-	 * 1.1 x the budget in jobs and messages at most, however many
+	 * most a sixteenth of it (prefetch_kb).  So a daemon holds about
+	 * 1.2 x the budget in jobs and messages at most, however many
 	 * tenants wait.  0: no budget (max_concurrent
 	 * alone bounds the jobs). */
 	size_t mem_budget;

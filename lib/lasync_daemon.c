@@ -336,6 +336,7 @@ static int setup(lasync_daemon *d, char *err, size_t errlen)
 		.backoff_max_ms = (int)d->backoff_max_ms,
 		.max_backlog = (size_t)d->max_backlog,
 		.fetch_max_bytes = d->svc->fetch_max_bytes,
+		.prefetch_kb = d->svc->prefetch_kb,
 		.max_concurrent = (unsigned)d->jobs_per_partition,
 		.max_running = (unsigned)d->max_jobs,
 		.drain_ms = (int)d->drain_ms,

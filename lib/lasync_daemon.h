@@ -55,6 +55,8 @@ typedef struct lasync_service {
 	/* bytes a fetch asks for per partition (0: 256 KB); Kafka counts
 	 * them compressed, the daemon holds them decompressed */
 	size_t fetch_max_bytes;
+	/* KB librdkafka may prefetch (0: a sixteenth of the budget) */
+	size_t prefetch_kb;
 	bool uses_redis;
 	/* the memory a job is estimated to need while it runs:
 	 * mem_per_job + mem_per_byte * its message's bytes, measured per

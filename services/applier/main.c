@@ -28,6 +28,16 @@ int main(int argc, char **argv)
 		 * 5 ms); with 64 KB twice, at most 6 MB (BENCHMARKS.md §4).  A
 		 * larger change set still comes whole. */
 		.fetch_max_bytes = 64 << 10,
+		/* librdkafka prefetches at most 1 MB in front of that one:
+		 * with a sixteenth of the budget it refilled 16 MB within
+		 * milliseconds of a resume, to be dropped at the next pause,
+		 * and the heap peaked at twice its level (BENCHMARKS.md §4,
+		 * "The prefetch").  Its partitions pause and resume all the
+		 * time, and each of those wakes librdkafka, so the second
+		 * librdkafka may wait once the queue is full
+		 * (lasync_consumer.c) did not hold it up: the 1,000-school
+		 * first import kept the portal busy 97% of the time. */
+		.prefetch_kb = 1024,
 		.uses_redis = true,
 		/* ~7 bytes of heap per change-set byte (decoded operations,
 		 * bodies, the reconcile preload), BENCHMARKS.md §4 */
