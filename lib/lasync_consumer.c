@@ -1223,23 +1223,11 @@ lasync_consumer *lasync_consumer_new(const lasync_consumer_cfg *cfg,
 	rd_kafka_resp_err_t e;
 	char strat[256], qkb[24], fmb[24];
 	size_t strat_len = sizeof(strat);
-	/* librdkafka's prefetched messages count against the budget too:
-	 * a sixteenth of it, between 1 and 32 MB, unless the daemon says
-	 * otherwise.  The backlog below is the prefetch that counts: a poll
-	 * moves up to 256 messages into it, and what librdkafka holds
-	 * beyond the backlog's room is dropped when the partition pauses,
-	 * to be fetched and decompressed again later.  But librdkafka 2.0.2
-	 * does not fetch again for up to a second once its queue reaches
-	 * this (librdkafka issue #2879): at 1 MB, a mapper whose queue a
-	 * fetch of 8 partitions (up to 2 MB) overfilled took one burst a
-	 * second for the rest of a 1,000-school night (13.8 s against
-	 * 3-4 s).  The applier, whose messages are few and whose partitions
-	 * pause and resume all the time (each an op that wakes librdkafka),
-	 * takes 1 MB: with 16 its heap peaked at twice its level (BENCHMARKS.md
-	 * 4, "The prefetch").  A fetch asks for at most fetch_max_bytes per
-	 * partition (fetch.message.max.bytes, 256 KB unless the daemon says
-	 * otherwise); a larger message still comes whole: librdkafka raises
-	 * the limit for it. */
+	/* librdkafka's prefetch (prefetch_kb, lasync_consumer.h; the
+	 * applier's reasons for 1 MB are in its main.c).  A fetch asks for
+	 * at most fetch_max_bytes per partition (fetch.message.max.bytes,
+	 * 256 KB unless the daemon says otherwise); a larger message still
+	 * comes whole: librdkafka raises the limit for it. */
 	size_t qk = cfg->prefetch_kb ? cfg->prefetch_kb
 		    : cfg->mem_budget > 0 ? cfg->mem_budget / 16 / 1024 : 32768;
 

@@ -102,9 +102,14 @@ typedef struct lasync_consumer_cfg {
 	size_t fetch_max_bytes;
 	/* KB librdkafka may hold fetched ahead of the backlog
 	 * (queued.max.messages.kbytes); 0: a sixteenth of the budget,
-	 * 1-32 MB.  librdkafka 2.0.2 fetches again up to a second after
-	 * this is reached, so it must stay above what the main thread
-	 * leaves in the queue between polls (lasync_consumer.c). */
+	 * 1-32 MB.  What it holds beyond the backlog's room is dropped when
+	 * the partition pauses, to be fetched and decompressed again.  But
+	 * librdkafka 2.0.2 fetches again only up to a second after this is
+	 * reached (its issue #2879): at 1 MB a mapper, whose queue one fetch
+	 * of 8 partitions at 256 KB overfilled, took one burst a second
+	 * through a 1,000-school night (BENCHMARKS.md §4).  Only a daemon
+	 * whose partitions pause and resume all the time (each an op that
+	 * wakes librdkafka) can take less. */
 	size_t prefetch_kb;
 	unsigned max_concurrent;	/* jobs at once per partition (one per
 					 * key); 0 = 1: strictly one at a time */
@@ -129,8 +134,8 @@ typedef struct lasync_consumer_cfg {
 	 * bytes pass an eighth of the budget, and librdkafka prefetches at
 	 * most a sixteenth of it (prefetch_kb).  So a daemon holds about
 	 * 1.2 x the budget in jobs and messages at most, however many
-	 * tenants wait.  0: no budget (max_concurrent
-	 * alone bounds the jobs). */
+	 * tenants wait.  0: no budget (max_concurrent alone bounds the
+	 * jobs). */
 	size_t mem_budget;
 	size_t mem_per_job;
 	size_t mem_per_byte;
