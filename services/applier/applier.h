@@ -97,6 +97,13 @@ typedef struct applier_bulk_limits {
 	size_t max_payload;	/* bytes per BulkRequest */
 } applier_bulk_limits;
 
+/* applier_bulk_timeout_ms - how long a BulkRequest of n operations may
+ * take: the portal timeout, and up to as much again in proportion to n
+ * (twice the timeout for the largest Bulk we send), since a busy portal
+ * works through a Bulk one operation at a time and an unanswered Bulk
+ * costs its job a retry that looks everything up again */
+long applier_bulk_timeout_ms(long timeout_ms, size_t n);
+
 /* applier_bulk_limits_parse - Bulk as spc announces it; unsupported when
  * absent, off, or too small to gain anything; capped by our own ceilings */
 void applier_bulk_limits_parse(const json_t *spc, applier_bulk_limits *l);

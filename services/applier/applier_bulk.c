@@ -62,6 +62,22 @@
 
 /* --- limits ---------------------------------------------------------- */
 
+/* A BulkRequest's timeout: the portal timeout, and as much again for a
+ * Bulk of BULK_MAX_OPS, in proportion for fewer. The 1,000-school first
+ * import (BENCHMARKS.md §3) saw Bulks of 1,000 operations answered in up
+ * to 21 s, ~20 ms an operation with eight jobs sharing the portal, and
+ * some not within the 30 s of one request: each such timeout made a
+ * 2,000-student school list its portal and send everything again, five
+ * attempts for work the portal had done. In proportion to the timeout, so
+ * that an operator's shorter timeout stays shorter for Bulks too. */
+long applier_bulk_timeout_ms(long timeout_ms, size_t n)
+{
+	if (n > BULK_MAX_OPS)
+		n = BULK_MAX_OPS;
+	return timeout_ms +
+	       (long)((double)timeout_ms * (double)n / BULK_MAX_OPS);
+}
+
 void applier_bulk_limits_parse(const json_t *spc, applier_bulk_limits *l)
 {
 	const json_t *b = json_object_get(spc, "bulk");
@@ -687,7 +703,8 @@ void applier_bulk_flush(ajob *aj)
 		.headers = hdrs,
 		.body = body,
 		.body_len = len,
-		.timeout_ms = applier_timeout_ms(aj),
+		.timeout_ms = applier_bulk_timeout_ms(applier_timeout_ms(aj),
+						      br->n),
 		.connect_timeout_ms = 5000,
 		.max_response = 64u * 1024u * 1024u,
 	};

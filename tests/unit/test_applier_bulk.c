@@ -84,6 +84,27 @@ static void test_limits_from_service_provider_config(void **unused)
 	applier_bulk_limits_parse(NULL, &(applier_bulk_limits){0});
 }
 
+/* A Bulk waits longer the more operations it carries, up to twice the
+ * portal timeout; one of a single operation waits about as a request. */
+static void test_bulk_timeout_grows_with_operations(void **unused)
+{
+	long one, small, full;
+
+	(void)unused;
+	one = applier_bulk_timeout_ms(30000, 1);
+	small = applier_bulk_timeout_ms(30000, 25);
+	full = applier_bulk_timeout_ms(30000, 1000);
+	assert_true(one >= 30000 && one < 30100);
+	assert_true(small > one);
+	/* 1,000 operations took up to 21 s with eight jobs at the portal */
+	assert_int_equal(full, 60000);
+	/* a Bulk never holds more than BULK_MAX_OPS: no timeout beyond it */
+	assert_int_equal(applier_bulk_timeout_ms(30000, 50000), full);
+	/* an operator's shorter timeout stays shorter for a Bulk */
+	assert_int_equal(applier_bulk_timeout_ms(1500, 100), 1650);
+	assert_int_equal(applier_bulk_timeout_ms(1500, 1000), 3000);
+}
+
 /* add_doc - applier_bulk_batch_add with the data as a jansson document */
 static bulk_add add_doc(applier_bulk_batch *b, const char *method,
 			const char *path, const char *bulk_id, const json_t *d)
@@ -525,6 +546,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_limits_from_service_provider_config),
+		cmocka_unit_test(test_bulk_timeout_grows_with_operations),
 		cmocka_unit_test(test_requests_split_by_max_operations),
 		cmocka_unit_test(test_requests_split_by_max_payload),
 		cmocka_unit_test(test_operation_larger_than_a_bulk),
