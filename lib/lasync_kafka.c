@@ -177,6 +177,14 @@ lasync_producer *lasync_producer_new(const char *brokers,
 	    lasync_kafka_conf_set(conf, "linger.ms", "5", err, errlen) ||
 	    lasync_kafka_conf_set(conf, "compression.codec", "zstd", err,
 				  errlen) ||
+	    /* librdkafka makes a zstd context for every batch it compresses,
+	     * sized for the level's whole window: 3.5 MB of heap at the
+	     * default level 3, 1.3 MB at level 1 (ZSTD_estimateCStreamSize;
+	     * heaptrack saw the 3.5 MB in the mapper's peak heap). The
+	     * batches are change sets, requests and results (snapshots carry
+	     * their own zstd frames): BENCHMARKS.md §4 has the bytes. */
+	    lasync_kafka_conf_set(conf, "compression.level", "1", err,
+				  errlen) ||
 	    lasync_kafka_conf_set(conf, "message.timeout.ms", "120000", err,
 				  errlen))
 		goto out_conf;
