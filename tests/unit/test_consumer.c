@@ -1878,6 +1878,9 @@ static void test_max_jobs_failing_tenant_takes_no_place(void **state)
 	 * its retry time */
 	run_for(h, 800);
 	assert_int_equal(find_log(h, "start 0:0#2"), -1);
+	/* due, and waiting for a place: it sets no timer (the loop would
+	 * wake for nothing until a place frees, which wakes it anyway) */
+	assert_int_equal(lasync_consumer_next_ms(h->c), -1);
 	size_t mark = h->n_log;
 
 	while (h->done_count < 8) {
