@@ -90,9 +90,9 @@ def test_portal_500_429_and_timeouts(pipeline):
         run.inject("each school's portal answers 429 Retry-After: 1 to its next 3 requests")
         run.portal_faults({"status": 429, "retry_after": 1, "count": 3})
         run.wait_writes(run.writes() + 100)
-        run.inject("each school's portal takes 3 s (over the applier's 2 s timeout) for its "
-            "next 2 requests")
-        run.portal_faults({"delay_ms": 3000, "count": 2})
+        run.inject("each school's portal takes 4.5 s (over the applier's 2 s timeout, and a "
+            "Bulk's 4 s at most) for its next 2 requests")
+        run.portal_faults({"delay_ms": 4500, "count": 2})
         run.finish()
         run.portal_faults(None)
         run.verify()

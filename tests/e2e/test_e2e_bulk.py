@@ -117,10 +117,11 @@ def test_a_bulk_failed_as_a_whole_is_retried_and_applies_exactly_once(pipeline):
 
 
 def test_a_bulk_answered_after_the_timeout_counts_as_created(pipeline):
-    # The first Bulk is carried out, but answered after 3 s: the applier
-    # has given up on it and retries the sync 5-10 s later, which finds
-    # the Bulk's users there.
-    stats = bulk_fault_then_sync(pipeline, 4, 23, {"delay_ms": 3000},
+    # The first Bulk is carried out, but answered after 4.5 s: the applier
+    # has given up on it (a Bulk may take up to twice the 1.5 s timeout)
+    # and retries the sync 5-10 s later, which finds the Bulk's users
+    # there.
+    stats = bulk_fault_then_sync(pipeline, 4, 23, {"delay_ms": 4500},
                                  extra={"applier": ["--portal-timeout-ms", "1500",
                                                     "--backoff-base-ms", "10000"]})
     assert stats["bulk"] >= 2, stats
