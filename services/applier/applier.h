@@ -101,7 +101,8 @@ typedef struct applier_bulk_limits {
  * take: the portal timeout, and up to as much again in proportion to n
  * (twice the timeout for the largest Bulk we send), since a busy portal
  * works through a Bulk one operation at a time and an unanswered Bulk
- * costs its job a retry that looks everything up again */
+ * costs its job a retry that lists the portal and sends it all again
+ * (a 2,000-student school took five attempts so; BENCHMARKS.md §3) */
 long applier_bulk_timeout_ms(long timeout_ms, size_t n);
 
 /* applier_bulk_limits_parse - Bulk as spc announces it; unsupported when

@@ -68,20 +68,13 @@
 
 /* --- limits ---------------------------------------------------------- */
 
-/* A BulkRequest's timeout: the portal timeout, and as much again for a
- * Bulk of BULK_MAX_OPS, in proportion for fewer. In the 1,000-school
- * first import (BENCHMARKS.md §3) Bulks of 1,000 operations were not
- * always answered within the 30 s of one request while eight jobs shared
- * the portal, and each timeout made a 2,000-student school list its
- * portal and send everything again: five attempts for work the portal
- * had done. In proportion to the timeout, so that an operator's shorter
- * timeout stays shorter for Bulks too. */
+/* In proportion to the timeout, so that an operator's shorter timeout
+ * stays shorter for Bulks too (why at all: applier.h). */
 long applier_bulk_timeout_ms(long timeout_ms, size_t n)
 {
 	if (n > BULK_MAX_OPS)
 		n = BULK_MAX_OPS;
-	return timeout_ms +
-	       (long)((double)timeout_ms * (double)n / BULK_MAX_OPS);
+	return timeout_ms + timeout_ms * (long)n / BULK_MAX_OPS;
 }
 
 void applier_bulk_limits_parse(const json_t *spc, applier_bulk_limits *l)
